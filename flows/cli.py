@@ -1,0 +1,211 @@
+"""``krafter``: the command line. Prefect is imported only after PREFECT_HOME is settled."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flows.settings import prefect_home_for, resolve_home
+
+app = typer.Typer(help="Gemensamma krafter: Swedish open data on social procurement, cross-sector "
+                       "collaboration and the labour market, from sources to a published DuckDB "
+                       "warehouse and a report.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+console = Console(stderr=True)
+out = Console()
+
+HOME_HELP = "Data home (default: $KRAFTER_HOME, else ./data)."
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]krafter: error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text
+
+
+def _setup(home: Optional[Path]) -> Path:
+    h = resolve_home(home)
+    h.mkdir(parents=True, exist_ok=True)
+    prefect_home_for(h)
+    return h
+
+
+def _print_summary(summary, title: str) -> None:
+    table = Table(title=title, show_lines=False)
+    for col in ("source", "status", "new snapshots", "rows", "quarantined", "note"):
+        table.add_column(col, justify="right" if col in ("new snapshots", "rows", "quarantined") else "left")
+    for i in summary.ingests:
+        table.add_row(i.source, i.status, str(i.snapshots_new), f"{i.rows:,}".replace(",", " "),
+                      str(i.quarantined), i.message or "")
+    out.print(table)
+    if summary.marts:
+        m = summary.marts
+        counts = m.counts or {}
+        out.print(f"Warehouse: {m.path} (version {m.version}, {m.status}{', demo data' if m.demo else ''})")
+        if counts:
+            out.print("  " + ", ".join(f"{k} {v:,}".replace(",", " ") for k, v in counts.items()))
+    if summary.report:
+        out.print(f"Report:    {summary.report.index}  (edition {summary.report.edition})")
+    loaded = [i for i in summary.ingests if i.status == "loaded"]
+    out.print(f"Datasets loaded: {len(loaded)}, rows: {sum(i.rows for i in loaded):,}, ".replace(",", " ")
+              + f"quarantined rows: {sum(i.quarantined for i in summary.ingests)}"
+              + (f", indicator values: {summary.marts.counts.get('marts.indicator_value', 0):,}".replace(",", " ")
+                 if summary.marts and summary.marts.counts else ""))
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        with console.status("working…", spinner="dots"):
+            return fn(*args, **kwargs)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # every failure: non-zero exit and one line
+        _fail(_one_line(exc))
+
+
+@app.command()
+def demo(home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+         lang: str = typer.Option("sv", "--lang", help="Report language: sv or en.")) -> None:
+    """Run the whole chain on the bundled samples, offline (re-running converges to the same marts)."""
+    h = _setup(home)
+    from flows.refresh import refresh
+    summary = _run(refresh, home=str(h), samples=True, lang=lang)
+    _print_summary(summary, "krafter demo — bundled synthetic samples")
+    if summary.failed:
+        _fail("; ".join(i.message or i.source for i in summary.failed))
+
+
+@app.command()
+def refresh(home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+            region: str = typer.Option("05", "--region", help="County code the report focuses on."),
+            only: Optional[str] = typer.Option(None, "--only", help="Comma-separated source ids or families."),
+            since: Optional[datetime] = typer.Option(None, "--since", formats=["%Y-%m-%d"],
+                                                     help="Backfill from this date (YYYY-MM-DD)."),
+            lang: str = typer.Option("sv", "--lang")) -> None:
+    """Fetch the live sources, then build the marts and the report when something changed."""
+    h = _setup(home)
+    from sources import registry
+    try:
+        registry.select(only)
+    except registry.UnknownSource as exc:
+        _fail(str(exc))
+    from flows.refresh import refresh as refresh_flow
+    summary = _run(refresh_flow, home=str(h), region=region, only=only,
+                   since=since.date() if since else None, lang=lang)
+    _print_summary(summary, "krafter refresh")
+    if summary.failed:
+        _fail("; ".join(i.message or i.source for i in summary.failed))
+
+
+@app.command()
+def ingest(source_id: str = typer.Argument(..., metavar="ID", help="Source id, e.g. pxweb, ted, bolagsverket."),
+           file: Path = typer.Option(..., "--file", help="Local file (or folder) to ingest."),
+           home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+           region: str = typer.Option("05", "--region")) -> None:
+    """Take one local file through the same path as a fetch, then the chain downstream of it."""
+    h = _setup(home)
+    from sources import registry
+    try:
+        spec = registry.get(source_id)
+    except registry.UnknownSource as exc:
+        _fail(str(exc))
+    if not registry.implemented(spec):
+        _fail(f"{source_id}: not implemented in this version")
+    if not file.exists():
+        _fail(f"{file}: no such file or folder")
+    from flows.refresh import ingest_file
+    summary = _run(ingest_file, source_id, str(file), home=str(h), region=region)
+    _print_summary(summary, f"krafter ingest {source_id}")
+    if summary.failed:
+        _fail("; ".join(i.message or i.source for i in summary.failed))
+
+
+INSPECT_FORMATS = {"eforms": "ted", "ted-xml": "ted"}
+
+
+@app.command()
+def inspect(what: str = typer.Argument(..., metavar="ID|FORMAT", help="Source id or format (eforms, ted-xml)."),
+            file: Path = typer.Argument(..., help="File to read.")) -> None:
+    """Print what the parser makes of a file, as JSON. Nothing is written."""
+    from sources import registry
+    from sources.base import ParseError
+    source_id = INSPECT_FORMATS.get(what, what)
+    try:
+        spec = registry.get(source_id)
+        module = spec.load()
+    except (registry.UnknownSource, ModuleNotFoundError) as exc:
+        _fail(_one_line(exc))
+    if not file.is_file():
+        _fail(f"{file}: no such file")
+    try:
+        data = file.read_bytes()
+        if hasattr(module, "inspect"):
+            result = module.inspect(data, file.name)
+        else:
+            frames = module.parse(data, file.name)
+            result = {name: frame.to_dicts() for name, frame in frames.items()}
+    except ParseError as exc:
+        _fail(f"{source_id}: {file}: {_one_line(exc)}")
+    json.dump(result, sys.stdout, ensure_ascii=False, indent=1, default=str)
+    sys.stdout.write("\n")
+
+
+@app.command()
+def status(home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+           as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Per source: last snapshot, fetched at, rows, quarantined, freshness; the warehouse version."""
+    from sources import registry
+    from warehouse import manifest
+    h = resolve_home(home)
+    m = manifest.read(h)
+    now = datetime.now(timezone.utc)
+    rows = []
+    for spec in registry.SOURCES.values():
+        s = m.get("sources", {}).get(spec.id, {})
+        fetched = s.get("fetched_at")
+        if not fetched:
+            fresh = "never"
+        else:
+            age = (now - datetime.fromisoformat(fetched)).total_seconds() / 86400
+            fresh = "fresh" if age <= spec.cadence_days else f"stale ({age:.0f} d > {spec.cadence_days} d)"
+        rows.append({"source": spec.id, "family": spec.family, "last_snapshot": s.get("last_snapshot"),
+                     "fetched_at": fetched, "kind": s.get("kind"), "rows": s.get("rows"),
+                     "quarantined": s.get("quarantined"), "status": s.get("status", "not loaded"),
+                     "freshness": fresh, "message": s.get("message")})
+    if as_json:
+        json.dump({"home": str(h), "sources": rows, "warehouse": m.get("warehouse"), "report": m.get("report")},
+                  sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return
+    table = Table(title=f"krafter status — {h}")
+    for col in ("source", "family", "last snapshot", "fetched at", "rows", "quarantined", "status", "freshness"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["source"], r["family"], (r["last_snapshot"] or "—")[:12], (r["fetched_at"] or "—")[:19],
+                      "—" if r["rows"] is None else str(r["rows"]), "—" if r["quarantined"] is None else str(r["quarantined"]),
+                      r["status"] + (" (synthetic)" if r["kind"] == "synthetic" else ""), r["freshness"])
+    out.print(table)
+    w = m.get("warehouse")
+    if w:
+        out.print(f"Warehouse version {w['version']} published {w['published_at']}{' — demo data' if w.get('demo') else ''}: {w['path']}")
+    else:
+        out.print("Warehouse: not published yet")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,202 @@
+"""Ingest: fetch (or take local files) → snapshot → parse → validate → land in staging.
+
+One function per step so tests and the CLI can call them without Prefect; ``ingest_source`` is the
+Prefect task the family flows and the refresh flow use.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, task
+
+from flows import events
+from schemas.registry import REJECT_SUFFIX, TABLES, UNVALIDATED
+from schemas.validate import validate
+from sources import registry
+from sources.base import Fetched, FetchContext, ParseError
+from sources.http import FetchError
+from sources.snapshot import Snapshot, SnapshotStore
+from warehouse import manifest
+from warehouse.db import connect_work
+from warehouse.load import LoadResult, Prepared, land, last_code_version, loaded_snapshots
+from warehouse.lock import writer_lock
+
+log = logging.getLogger("krafter.ingest")
+SHARED_SOURCE_FILES = ("base.py", "jsonstat.py", "orgnr.py", "curated.py")
+FAMILY_SCHEMA = {"labour": "labour.py", "procurement": "procurement.py", "organisations": "organisations.py"}
+
+
+class IngestError(RuntimeError):
+    """A one-line failure naming the source and the reason."""
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    status: str                    # loaded | unchanged | rejected | failed | skipped
+    snapshots_new: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    message: str | None = None
+    snapshots: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.status == "loaded"
+
+
+def code_version(spec: registry.SourceSpec) -> str:
+    """Hash of the code that parses and validates a source (its module, shared helpers, its schema)."""
+    h = hashlib.sha256()
+    src = resources.files("sources")
+    module_file = spec.module.split(".")[-1] + ".py"
+    for name in (module_file, *SHARED_SOURCE_FILES):
+        f = src / name
+        if f.is_file():
+            h.update(name.encode() + f.read_bytes())
+    sch = resources.files("schemas")
+    for name in (FAMILY_SCHEMA[spec.family], "validate.py", "registry.py"):
+        h.update(name.encode() + (sch / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def sample_files(source_id: str) -> list[Path]:
+    folder = resources.files("sources") / "samples" / source_id
+    if not folder.is_dir():
+        return []
+    return sorted(Path(str(f)) for f in folder.iterdir()
+                  if f.is_file() and not f.name.startswith(".") and f.name != "README.md")
+
+
+def files_of(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not path.exists():
+        raise IngestError(f"{path}: no such file or folder")
+    return [path]
+
+
+def store_files(store: SnapshotStore, spec: registry.SourceSpec, files: list[Path],
+                kind: str) -> list[tuple[Snapshot, bool]]:
+    out = []
+    for f in files:
+        ext = "".join(f.suffixes[-2:]) if f.name.endswith(".tar.gz") else f.suffix or ".bin"
+        out.append(store.put(spec.id, f.read_bytes(), ext, kind=kind, url=f"file://{f.resolve()}",
+                             licence=spec.licence, name=f.name))
+    return out
+
+
+def store_fetched(store: SnapshotStore, spec: registry.SourceSpec, fetched: list[Fetched]) -> list[tuple[Snapshot, bool]]:
+    return [store.put(spec.id, f.data, f.ext, kind="captured", url=f.url, query=f.query,
+                      http_status=f.http_status, licence=spec.licence, name=f.name, extra=f.extra)
+            for f in fetched]
+
+
+def prepare(spec: registry.SourceSpec, snap: Snapshot) -> Prepared:
+    """Parse and validate one snapshot; a parse failure becomes ``Prepared.error`` (one line)."""
+    module = spec.load()
+    try:
+        frames = module.parse(snap.read(), snap.name or snap.path.name)
+    except ParseError as exc:
+        return Prepared(snap, error=str(exc))
+    prep = Prepared(snap)
+    for name, frame in frames.items():
+        if name.endswith(REJECT_SUFFIX):
+            prep.rejected = frame if prep.rejected is None else pl.concat([prep.rejected, frame], how="diagonal")
+        elif name in TABLES:
+            prep.tables[name] = validate(name, frame, TABLES[name])
+        elif name in UNVALIDATED:
+            prep.extra[name] = frame
+        else:
+            raise IngestError(f"{spec.id}: parser returned unknown table '{name}'")
+    return prep
+
+
+def choose_batch(con, spec: registry.SourceSpec, store: SnapshotStore, current: list[Snapshot],
+                 version: str) -> tuple[list[Snapshot], bool]:
+    """Which snapshots to land now, and whether it is a full reload of an append-mode source."""
+    if spec.mode == "replace":
+        return current, False
+    loaded = loaded_snapshots(con, spec.id, version)
+    previous = last_code_version(con, spec.id)
+    if previous is not None and previous != version:
+        return store.list(spec.id), True          # new parser: re-read every retained snapshot
+    return [s for s in current if s.sha256 not in loaded], False
+
+
+def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[Snapshot, bool]],
+                     run_id: str | None = None) -> IngestSummary:
+    """Land the given snapshots (already in the store) through validation into staging."""
+    store = SnapshotStore(home)
+    for snap, new in stored:
+        if new:
+            events.snapshot_fetched(spec.id, snap.sha256, snap.size, snap.kind)
+    current = [s for s, _ in stored]
+    version = code_version(spec)
+    with writer_lock(home):
+        con = connect_work(home)
+        try:
+            batch, full = choose_batch(con, spec, store, current, version)
+            if not batch:
+                return IngestSummary(spec.id, "unchanged", message="no new snapshots")
+            prepared = [prepare(spec, s) for s in batch]
+            result: LoadResult = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
+                                      run_id=run_id, full_reload=full)
+        finally:
+            con.close()
+    summary = IngestSummary(spec.id, result.status, sum(1 for _, n in stored if n), result.rows_loaded,
+                            result.quarantined, result.message, result.snapshots)
+    if result.status == "loaded":
+        events.dataset_updated(spec.id, [s.sha256 for s in batch], result.rows_loaded, result.quarantined)
+    elif result.status == "rejected":
+        events.dataset_rejected(spec.id, [s.sha256 for s in batch], result.message or "rejected")
+    newest = max(current or batch, key=lambda s: s.fetched_at)
+    if result.status != "unchanged":
+        manifest.update(home, sources={spec.id: {
+            "last_snapshot": newest.sha256, "fetched_at": newest.fetched_at, "kind": newest.kind,
+            "rows": result.rows_loaded, "quarantined": result.quarantined, "status": result.status,
+            "message": result.message, "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "code_version": version}})
+    return summary
+
+
+@task(name="fetch", retries=2, retry_delay_seconds=[10, 60])
+def fetch_task(source_id: str, region: str, since: date | None, base_url: str | None = None) -> list[Fetched]:
+    spec = registry.get(source_id)
+    return spec.load().fetch(FetchContext(region=region, since=since, base_url=base_url))
+
+
+@task(name="ingest-source")
+def ingest_source(home: str, source_id: str, files: list[str] | None = None, kind: str = "captured",
+                  live: bool = False, region: str = "05", since: date | None = None,
+                  base_url: str | None = None) -> IngestSummary:
+    spec = registry.get(source_id)
+    if not registry.implemented(spec):
+        return IngestSummary(source_id, "skipped", message=f"{source_id}: not implemented in this version")
+    store = SnapshotStore(Path(home))
+    try:
+        if live:
+            stored = store_fetched(store, spec, fetch_task(source_id, region, since, base_url))
+        else:
+            stored = store_files(store, spec, [Path(f) for f in files or []], kind)
+    except (FetchError, ParseError) as exc:
+        msg = str(exc) if str(exc).startswith(source_id) else f"{source_id}: {exc}"
+        manifest.update(Path(home), sources={source_id: {**manifest.read(Path(home))["sources"].get(source_id, {}),
+                                                        "status": "failed", "message": msg}})
+        return IngestSummary(source_id, "failed", message=msg)
+    return ingest_snapshots(Path(home), spec, stored)
+
+
+@flow(name="ingest-family")
+def ingest_family(family: str, home: str | None = None, region: str = "05", since: date | None = None) -> list[IngestSummary]:
+    """Live ingest of one family (labour, procurement, organisations): the nightly cron deployments."""
+    from flows.settings import resolve_home
+    h = str(resolve_home(home))
+    return [ingest_source(h, sid, live=True, region=region, since=since) for sid in registry.FAMILIES[family]]

@@ -1,0 +1,30 @@
+"""publish-report: a dated report edition from the published warehouse."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from flows import events
+from flows.settings import resolve_home
+from publish.report import ReportResult, build_report
+from warehouse import manifest
+from warehouse.db import published_path
+from warehouse.lock import writer_lock
+
+
+def write_report(home: Path, county: str = "05", lang: str = "sv") -> ReportResult:
+    home = Path(home)
+    if not published_path(home).exists():
+        raise FileNotFoundError(f"{published_path(home)}: no published warehouse yet; run krafter refresh or demo")
+    with writer_lock(home):
+        result = build_report(home, county=county, lang=lang)
+    manifest.update(home, report={"edition": result.edition, "path": str(result.index), "lang": lang,
+                                  "county": county, "tables": result.tables})
+    events.report_published(result.edition, str(result.index))
+    return result
+
+
+@flow(name="publish-report")
+def publish_report(home: str | None = None, county: str = "05", lang: str = "sv") -> ReportResult:
+    return write_report(resolve_home(home), county=county, lang=lang)

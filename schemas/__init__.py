@@ -1,0 +1,1 @@
+"""pandera models for every landed table."""

@@ -1,0 +1,120 @@
+"""The indicator catalogue (DESIGN §5), in one place; stored as ``marts.indicator``."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+TED_CAVEAT_SV = ("Endast upphandlingar publicerade i TED (över EU:s tröskelvärden); de flesta mindre och "
+                 "reserverade upphandlingar syns inte här.")
+TED_CAVEAT_EN = ("Only procedures published in TED (above the EU thresholds); most small and reserved "
+                 "contracts are not here.")
+FLAG_CAVEAT_EN = "Optional flags: absence means 'not stated', not 'no'; see coverage."
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    family: str              # labour | procurement | organisations
+    theme: str               # social_procurement | sector_collaboration | social_economy | labour_market
+    name_sv: str
+    name_en: str
+    definition_en: str
+    numerator: str
+    denominator: str
+    unit: str                # percent | SEK | count
+    kind: str                # share_count | share_value | sum_value | rate
+    min_n: int
+    sources: str
+    coverage_note: str
+    caveats: str
+    sdg_target: str
+    period: str = "year"     # year | month
+
+
+CATALOGUE: list[Indicator] = [
+    Indicator("sp_reserved_share", "procurement", "social_procurement",
+              "Andel reserverade upphandlingar (av TED-publicerade)", "Reserved procedures (share of TED-published)",
+              "Procedures with a competition notice where at least one lot is reserved (BT-71 res-ws or "
+              "res-pub-ser) or has reserved execution (BT-736 yes).",
+              "reserved procedures", "procedures with a competition notice", "percent", "share_count", 5,
+              "ted", "coverage = share of procedures where BT-71/BT-736 was stated",
+              TED_CAVEAT_EN, "8.5, 12.7"),
+    Indicator("sp_social_share", "procurement", "social_procurement",
+              "Andel upphandlingar med sociala hänsyn (av TED-publicerade)", "Procedures with social considerations (share of TED-published)",
+              "Procedures with a social consideration in any lot (BT-06 soc-obj or any BT-775 code).",
+              "procedures with social considerations", "procedures with a competition notice", "percent",
+              "share_count", 5, "ted", "coverage = share where BT-06 or BT-775 was stated; series start with eForms (Oct 2023)",
+              TED_CAVEAT_EN + " " + FLAG_CAVEAT_EN, "12.7"),
+    Indicator("sp_innovation_share", "procurement", "social_procurement",
+              "Andel innovationsupphandlingar (av TED-publicerade)", "Innovation procurement (share of TED-published)",
+              "Procedures with innovation procurement (BT-06 inn-pur or any BT-776 code).",
+              "procedures with innovation procurement", "procedures with a competition notice", "percent",
+              "share_count", 5, "ted", "coverage = share where BT-06 or BT-776 was stated",
+              TED_CAVEAT_EN + " " + FLAG_CAVEAT_EN, "9.5, 12.7"),
+    Indicator("sp_green_share", "procurement", "social_procurement",
+              "Andel upphandlingar med miljöhänsyn (av TED-publicerade)", "Green procurement (share of TED-published)",
+              "Procedures with green procurement (BT-06 env-imp, any BT-774 code or a BT-805 code other than none).",
+              "procedures with green procurement", "procedures with a competition notice", "percent",
+              "share_count", 5, "ted", "coverage = share where BT-06, BT-774 or BT-805 was stated",
+              TED_CAVEAT_EN + " " + FLAG_CAVEAT_EN, "12.7"),
+    Indicator("sp_single_bidder_share", "procurement", "social_procurement",
+              "Andel tilldelade delkontrakt med endast ett anbud", "Awarded lots with a single tender",
+              "Awarded lots that received exactly one tender (BT-759 for BT-760 'tenders').",
+              "awarded lots with one tender", "awarded lots", "percent", "share_count", 5, "ted",
+              "coverage = share of awarded lots where the number of tenders was stated",
+              TED_CAVEAT_EN, "16.6"),
+    Indicator("sc_ideburen_award_share_lots", "procurement", "sector_collaboration",
+              "Andel tilldelade delkontrakt till idéburna organisationer", "Awarded lots won by idea-based organisations",
+              "Awarded lots where a winner is an idea-based organisation (civil-society legal form, Kammarkollegiet's "
+              "register or a known work-integration social enterprise).",
+              "awarded lots won by idea-based organisations", "awarded lots", "percent", "share_count", 5,
+              "ted, bolagsverket, scb-register, ideburen, wise",
+              "coverage = share of awarded lots whose winners all matched an organisation by org number",
+              TED_CAVEAT_EN + " Classified by current registry data.", "17.17"),
+    Indicator("sc_social_economy_award_share_lots", "procurement", "sector_collaboration",
+              "Andel tilldelade delkontrakt till den sociala ekonomin", "Awarded lots won by the social economy",
+              "Awarded lots where a winner is idea-based or a cooperative (ekonomisk förening, europakooperativ).",
+              "awarded lots won by idea-based organisations or cooperatives", "awarded lots", "percent",
+              "share_count", 5, "ted, bolagsverket, scb-register, ideburen, wise",
+              "coverage = share of awarded lots whose winners all matched an organisation",
+              TED_CAVEAT_EN, "17.17"),
+    Indicator("sc_sme_award_share_lots", "procurement", "sector_collaboration",
+              "Andel tilldelade delkontrakt till små och medelstora företag", "Awarded lots won by SMEs",
+              "Awarded lots where a winner is micro, small or medium (BT-165).",
+              "awarded lots won by SMEs", "awarded lots", "percent", "share_count", 5, "ted",
+              "coverage = share of awarded lots where every winner's size was stated", TED_CAVEAT_EN, "8.3"),
+    Indicator("sc_ideburen_award_share_value", "procurement", "sector_collaboration",
+              "Andel av tilldelat värde (SEK) till idéburna organisationer", "Awarded SEK value won by idea-based organisations",
+              "SEK value of awarded lots won by idea-based organisations over all SEK-valued awarded lots; a consortium's "
+              "tender value counted once; amounts in other currencies excluded.",
+              "SEK awarded to idea-based organisations", "SEK awarded", "percent", "share_value", 5,
+              "ted, bolagsverket, scb-register, ideburen, wise",
+              "coverage = share of awarded lots with a SEK value and matched winners",
+              TED_CAVEAT_EN + " Framework values are ceilings, not spend.", "17.17"),
+    Indicator("sc_reserved_award_value", "procurement", "sector_collaboration",
+              "Tilldelat värde (SEK) i reserverade upphandlingar", "SEK awarded in reserved procedures",
+              "Sum of SEK tender values of awarded lots in procedures whose competition notice reserved participation or execution.",
+              "SEK awarded in reserved procedures", "—", "SEK", "sum_value", 5, "ted",
+              "n = awarded lots with a SEK value", TED_CAVEAT_EN + " Framework values are ceilings, not spend.", "8.5"),
+    Indicator("lm_unemployment_rate", "labour", "labour_market",
+              "Arbetslöshet 20–64 år", "Unemployment rate, 20–64",
+              "Unemployed share of the labour force (employed + unemployed) aged 20–64, register-based (SCB BAS).",
+              "unemployed 20–64", "labour force 20–64", "percent", "rate", 0, "pxweb",
+              "preliminary monthly BAS figures; county and country from SCB's published totals",
+              "Register-based; small cells perturbed by SCB from 2025.", "8.5", "month"),
+    Indicator("lm_youth_unemployment_rate", "labour", "labour_market",
+              "Arbetslöshet 20–24 år", "Youth unemployment rate, 20–24",
+              "Unemployed share of the labour force aged 20–24 (SCB BAS).",
+              "unemployed 20–24", "labour force 20–24", "percent", "rate", 0, "pxweb",
+              "preliminary monthly BAS figures", "Small municipalities: cells may be suppressed (..).", "8.6", "month"),
+    Indicator("lm_employment_rate", "labour", "labour_market",
+              "Sysselsättningsgrad 20–64 år", "Employment rate, 20–64",
+              "Employed share of the population aged 20–64 (SCB BAS).",
+              "employed 20–64", "population 20–64", "percent", "rate", 0, "pxweb",
+              "preliminary monthly BAS figures", "Register-based.", "8.5", "month"),
+]
+
+BY_ID = {i.id: i for i in CATALOGUE}
+
+
+def rows() -> list[dict]:
+    return [asdict(i) for i in CATALOGUE]

@@ -1,0 +1,85 @@
+-- marts.indicator_value: one value per indicator, region, period and sex, with its numerator,
+-- denominator, n, coverage and status. Record-based values exist for every region and every period
+-- the indicator has data for anywhere; below the catalogue's minimum n they are suppressed.
+CREATE OR REPLACE TABLE marts.indicator_value AS
+WITH kinds AS (SELECT indicator_id, kind, min_n, unit FROM marts.indicator),
+agg AS (
+    SELECT i.indicator_id, i.region_code, i.period,
+           count(*) AS records,
+           count(*) FILTER (WHERE i.yes) AS yes_records,
+           count(*) FILTER (WHERE i.stated) AS stated_records,
+           count(*) FILTER (WHERE i.amount IS NOT NULL) AS valued_records,
+           count(*) FILTER (WHERE i.amount IS NOT NULL AND i.stated) AS valued_stated,
+           coalesce(sum(i.amount) FILTER (WHERE i.yes), 0) AS yes_amount,
+           coalesce(sum(i.amount), 0) AS amount
+    FROM marts.indicator_input i GROUP BY ALL
+),
+grid AS (
+    SELECT k.indicator_id, r.region_code, p.period
+    FROM kinds k
+    JOIN (SELECT DISTINCT indicator_id, period FROM marts.indicator_input) p USING (indicator_id)
+    CROSS JOIN core.region r
+),
+records AS (
+    SELECT g.indicator_id, g.region_code, g.period, k.kind, k.min_n, k.unit,
+           coalesce(a.records, 0) AS records, coalesce(a.yes_records, 0) AS yes_records,
+           coalesce(a.stated_records, 0) AS stated_records, coalesce(a.valued_records, 0) AS valued_records,
+           coalesce(a.valued_stated, 0) AS valued_stated,
+           coalesce(a.yes_amount, 0) AS yes_amount, coalesce(a.amount, 0) AS amount
+    FROM grid g JOIN kinds k USING (indicator_id)
+    LEFT JOIN agg a USING (indicator_id, region_code, period)
+),
+record_values AS (
+    SELECT indicator_id, region_code, period, 'T' AS sex,
+           CASE WHEN kind = 'share_count' THEN yes_records::DECIMAL(18,2)
+                WHEN kind IN ('share_value', 'sum_value') THEN yes_amount END AS numerator,
+           CASE WHEN kind = 'share_count' THEN records::DECIMAL(18,2)
+                WHEN kind = 'share_value' THEN amount
+                ELSE NULL END AS denominator,
+           CASE WHEN kind = 'share_count' THEN records ELSE valued_records END AS n,
+           unit, min_n,
+           CASE WHEN records = 0 THEN NULL
+                WHEN kind = 'share_count' THEN round(stated_records / records, 4)
+                ELSE round(valued_stated / records, 4) END::DECIMAL(9,4) AS coverage,
+           kind
+    FROM records
+),
+labour AS (
+    SELECT region_code, period, sex,
+           max(value) FILTER (WHERE measure = 'unemployed' AND age_group = '20-64') AS unemployed,
+           max(value) FILTER (WHERE measure = 'labour_force' AND age_group = '20-64') AS labour_force,
+           max(value) FILTER (WHERE measure = 'unemployed' AND age_group = '20-24') AS unemployed_youth,
+           max(value) FILTER (WHERE measure = 'labour_force' AND age_group = '20-24') AS labour_force_youth,
+           max(value) FILTER (WHERE measure = 'employed' AND age_group = '20-64') AS employed,
+           max(value) FILTER (WHERE measure = 'population' AND age_group = '20-64') AS population,
+           bool_or(status = 'break') AS has_break
+    FROM core.labour_market WHERE source LIKE 'pxweb:%'
+    GROUP BY ALL
+),
+labour_values AS (
+    SELECT 'lm_unemployment_rate' AS indicator_id, region_code, period, sex, unemployed AS numerator, labour_force AS denominator, has_break FROM labour
+    UNION ALL SELECT 'lm_youth_unemployment_rate', region_code, period, sex, unemployed_youth, labour_force_youth, has_break FROM labour
+    UNION ALL SELECT 'lm_employment_rate', region_code, period, sex, employed, population, has_break FROM labour
+)
+SELECT indicator_id, region_code, period, sex,
+       CASE WHEN n < min_n OR n = 0 THEN NULL
+            WHEN kind = 'sum_value' THEN numerator
+            WHEN denominator = 0 THEN NULL
+            ELSE round(100 * numerator / denominator, 1) END::DECIMAL(18,4) AS value,
+       numerator, denominator, n, unit, coverage,
+       CASE WHEN n < min_n OR n = 0 THEN 'suppressed' ELSE 'final' END AS status,
+       'records' AS basis
+FROM record_values
+UNION ALL
+SELECT l.indicator_id, l.region_code, l.period, l.sex,
+       CASE WHEN l.numerator IS NULL OR l.denominator IS NULL OR l.denominator = 0 THEN NULL
+            ELSE round(100 * l.numerator::DECIMAL(18,2) / l.denominator::DECIMAL(18,2), 1) END::DECIMAL(18,4),
+       l.numerator::DECIMAL(18,2), l.denominator::DECIMAL(18,2), NULL::BIGINT, k.unit, NULL::DECIMAL(9,4),
+       CASE WHEN l.numerator IS NULL OR l.denominator IS NULL THEN 'suppressed'
+            WHEN l.has_break THEN 'break' ELSE 'preliminary' END,
+       'published statistics'
+FROM labour_values l JOIN kinds k USING (indicator_id)
+ORDER BY indicator_id, region_code, period, sex;
+
+ALTER TABLE marts.indicator_value ADD COLUMN computed_at TIMESTAMPTZ;
+UPDATE marts.indicator_value SET computed_at = getvariable('computed_at');

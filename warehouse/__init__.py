@@ -1,0 +1,1 @@
+"""DuckDB: the private work database, migrations, idempotent loads, atomic publication."""
