@@ -108,7 +108,7 @@ def overview_table(m: dict, county: str, lang: str) -> tuple[GT, pl.DataFrame]:
     labels = {}
     for ind in headline:
         period = _latest_period(values, ind)
-        sub = values.filter((pl.col("indicator_id") == ind) & (pl.col("sex") == "T") & (pl.col("period") == period))
+        sub = values.filter((pl.col("indicator_id") == ind) & (pl.col("sex") == "T") & (pl.col("period") == (period or "")))
         frame = frame.join(sub.select("region_code", pl.col("value").cast(pl.Float64).alias(ind)),
                            on="region_code", how="left")
         name = cat.filter(pl.col("indicator_id") == ind).row(0, named=True)["name_sv" if lang == "sv" else "name_en"]
@@ -142,7 +142,7 @@ def theme_table(m: dict, theme: str, county: str, lang: str) -> tuple[GT | None,
         if period is None:
             period = values.filter(pl.col("indicator_id") == ind["indicator_id"]).get_column("period").max()
         sub = values.filter((pl.col("indicator_id") == ind["indicator_id"]) & (pl.col("sex") == "T")
-                            & (pl.col("period") == period) & pl.col("region_code").is_in(regions["region_code"].implode()))
+                            & (pl.col("period") == (period or "")) & pl.col("region_code").is_in(regions["region_code"].implode()))
         for r in sub.sort("region_code").iter_rows(named=True):
             rows.append({"indicator": ind["name_sv" if lang == "sv" else "name_en"], "region": r["region_name"],
                          "region_code": r["region_code"], "period": r["period"],

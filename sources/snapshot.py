@@ -1,4 +1,5 @@
-"""Content-addressed store of raw snapshots: ``raw/<source>/<sha256>.<ext>`` plus a JSON sidecar.
+"""Content-addressed store of raw snapshots: ``raw/<source>/<sha256>.<ext>`` plus a sidecar
+``<sha256>.sidecar.json``.
 
 The same bytes are stored once; storing them again only returns the existing snapshot. The sidecar
 says where the bytes came from (URL, query, HTTP status, fetched at), their licence and whether they
@@ -12,6 +13,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+
+SIDECAR = ".sidecar.json"
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class SnapshotStore:
         folder = self.root / source
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{sha}.{ext}"
-        meta_path = folder / f"{sha}.json"
+        meta_path = folder / f"{sha}{SIDECAR}"
         if path.exists() and meta_path.exists():
             return self._from_sidecar(meta_path), False
         _write_atomic(path, data)
@@ -83,18 +87,18 @@ class SnapshotStore:
 
     def _from_sidecar(self, meta_path: Path) -> Snapshot:
         d = json.loads(meta_path.read_text())
-        d["path"] = meta_path.with_suffix("." + d["ext"])
+        d["path"] = meta_path.parent / f"{d['sha256']}.{d['ext']}"
         return Snapshot(**d)
 
     def get(self, source: str, sha256: str) -> Snapshot:
-        return self._from_sidecar(self.root / source / f"{sha256}.json")
+        return self._from_sidecar(self.root / source / f"{sha256}{SIDECAR}")
 
     def list(self, source: str) -> list[Snapshot]:
         """Snapshots of a source, oldest first."""
         folder = self.root / source
         if not folder.exists():
             return []
-        snaps = [self._from_sidecar(p) for p in folder.glob("*.json")]
+        snaps = [self._from_sidecar(p) for p in folder.glob(f"*{SIDECAR}")]
         return sorted(snaps, key=lambda s: (s.fetched_at, s.sha256))
 
     def prune(self, source: str, keep: int, protect: set[str] = frozenset()) -> list[str]:
@@ -103,5 +107,5 @@ class SnapshotStore:
         doomed = [s for s in snaps[:-keep] if s.sha256 not in protect] if keep > 0 else []
         for s in doomed:
             s.path.unlink(missing_ok=True)
-            (self.root / source / f"{s.sha256}.json").unlink(missing_ok=True)
+            (self.root / source / f"{s.sha256}{SIDECAR}").unlink(missing_ok=True)
         return [s.sha256 for s in doomed]
