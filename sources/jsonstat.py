@@ -25,6 +25,8 @@ def _categories(dim_id: str, dim: dict, size: int) -> list[str]:
         raise ParseError(f"dimension '{dim_id}' has no category index")
     if isinstance(index, list):
         codes = list(index)
+        if len(set(codes)) != len(codes):
+            raise ParseError(f"dimension '{dim_id}' repeats a category code in its index")
     elif isinstance(index, dict):
         codes = [None] * len(index)
         for code, pos in index.items():

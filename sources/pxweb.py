@@ -161,7 +161,10 @@ def fetch(ctx: FetchContext) -> list[Fetched]:
                 {"variableCode": "ContentsCode", "valueCodes": list(codes)},
                 {"variableCode": "Tid", "valueCodes": part},
             ]
-            assert prod(len(s["valueCodes"]) for s in selection) <= max_cells
+            cells = prod(len(s["valueCodes"]) for s in selection)
+            if cells > max_cells:
+                raise ParseError(f"table {cfg.table_id}: one month is {cells} cells, above the "
+                                 f"API's limit of {max_cells}; split the regions")
             url = f"{base}/tables/{cfg.table_id}/data"
             body = {"selection": selection}
             resp = request(SOURCE_ID, "POST", url, params={"outputFormat": "json-stat2", "lang": "sv"},
