@@ -89,11 +89,11 @@ def table_id_of(doc: dict) -> str:
 
 def parse(data: bytes, name: str = "") -> dict[str, pl.DataFrame]:
     doc = jsonstat.load(data)
+    cells = jsonstat.decode(doc)      # structural checks first: a broken document says so
     table_id = table_id_of(doc)
     cfg = TABLES.get(table_id)
     if cfg is None:
         raise ParseError(f"table '{table_id or '?'}' is not configured (known: {', '.join(TABLES)})")
-    cells = jsonstat.decode(doc)
     expected = set(cfg.dims) | set(cfg.fixed) | {"ContentsCode"}
     unexpected = [d for d in doc["id"] if d not in expected]
     if unexpected:

@@ -1,0 +1,111 @@
+"""The `krafter` command line as a user meets it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from sources.registry import SOURCES
+from tests.conftest import REPO, SAMPLES
+
+runner = CliRunner()
+
+
+def krafter(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, timeout=300)
+
+
+def test_help_reads_well():
+    result = krafter("--help")
+    assert result.returncode == 0
+    for command in ("demo", "refresh", "ingest", "inspect", "status"):
+        assert command in result.stdout
+
+
+def test_status_on_a_fresh_home_lists_every_source(tmp_path):
+    result = krafter("status", "--home", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [s["source"] for s in data["sources"]] == list(SOURCES)
+    assert all(s["freshness"] == "never" for s in data["sources"])
+    assert data["warehouse"] is None
+
+
+def test_inspect_pxweb_prints_one_object_per_cell():
+    result = krafter("inspect", "pxweb", str(SAMPLES / "pxweb" / "TAB6260_bas_manad.json"))
+    assert result.returncode == 0, result.stderr
+    cells = json.loads(result.stdout)
+    assert len(cells) == 22968
+    assert cells[0] == {"Region": "00", "Alder": "20-64", "Kon": "1", "ContentsCode": "000006HI",
+                        "Tid": "2023M01", "value": cells[0]["value"], "status": None}
+
+
+def test_inspect_eforms_prints_the_notice(tmp_path):
+    notice = sorted((SAMPLES / "ted").glob("*.xml"))[0]
+    result = krafter("inspect", "eforms", str(notice))
+    assert result.returncode == 0, result.stderr
+    [obj] = json.loads(result.stdout)
+    assert {"notice_id", "version", "subtype", "notice_type", "procedure_id", "buyers", "lots", "awards"} <= set(obj)
+
+
+def test_bad_input_is_one_line_naming_source_file_and_reason(tmp_path):
+    hostile = tmp_path / "entities.xml"
+    hostile.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')
+    result = krafter("inspect", "eforms", str(hostile))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ted" in lines[0] and "entities.xml" in lines[0] and "DTD" in lines[0]
+    unknown = krafter("ingest", "nosuch", "--file", str(hostile), "--home", str(tmp_path / "h"))
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == [
+        "krafter: error: unknown source 'nosuch': known ids are " + ", ".join(SOURCES)]
+
+
+def test_ingest_one_file_on_a_fresh_home_runs_the_chain_downstream(prefect_harness, tmp_path):
+    home = tmp_path / "fresh"
+    result = runner.invoke(app, ["ingest", "pxweb", "--file", str(SAMPLES / "pxweb" / "TAB6260_bas_manad.json"),
+                                 "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "Warehouse:" in result.output and "Report:" in result.output
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(DISTINCT region_code) FROM marts.indicator_value "
+                       "WHERE indicator_id = 'lm_unemployment_rate'").fetchall()[0][0] == 29
+    con.close()
+    # the same file again changes nothing
+    again = runner.invoke(app, ["ingest", "pxweb", "--file", str(SAMPLES / "pxweb" / "TAB6260_bas_manad.json"),
+                                "--home", str(home)])
+    assert again.exit_code == 0 and "unchanged" in again.output
+
+
+def test_a_rejected_file_exits_non_zero_and_leaves_the_warehouse(prefect_harness, tmp_path):
+    home = tmp_path / "h"
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"version": "2.0", "class": "dataset", "id": ["Region"], "size": [2], '
+                   '"dimension": {"Region": {"category": {"index": ["0580", "0581"]}}}, "value": [1]}')
+    result = runner.invoke(app, ["ingest", "pxweb", "--file", str(bad), "--home", str(home)])
+    assert result.exit_code == 1
+    assert "pxweb" in result.output and "value has 1 entries" in result.output
+
+
+def test_demo_twice_converges(prefect_harness, tmp_path):
+    home = tmp_path / "demo"
+    first = runner.invoke(app, ["demo", "--home", str(home)])
+    assert first.exit_code == 0, first.output
+    assert "demo data" in first.output and "indicator values" in first.output
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    values = con.execute("SELECT * EXCLUDE (computed_at) FROM marts.indicator_value ORDER BY ALL").fetchall()
+    con.close()
+    second = runner.invoke(app, ["demo", "--home", str(home)])
+    assert second.exit_code == 0, second.output
+    assert "unchanged" in second.output
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT * EXCLUDE (computed_at) FROM marts.indicator_value ORDER BY ALL").fetchall() == values
+    con.close()
+    status = runner.invoke(app, ["status", "--home", str(home)])
+    assert status.exit_code == 0 and "Warehouse version 1" in status.output
