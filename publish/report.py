@@ -46,6 +46,10 @@ TEXT = {
     },
 }
 LOCALE = {"sv": "sv", "en": "en"}
+STATUS = {"sv": {"final": "slutlig", "preliminary": "preliminär", "suppressed": "för få underlag / saknas",
+                 "break": "tidsseriebrott"},
+          "en": {"final": "final", "preliminary": "preliminary", "suppressed": "too few records / missing",
+                 "break": "series break"}}
 SOURCE_NAMES = {"pxweb": "SCB, BAS (PxWebApi)", "ted": "TED (EU:s publikationsbyrå)", "bolagsverket": "Bolagsverket",
                 "scb-register": "SCB företagsregister", "ideburen": "Kammarkollegiet", "wise": "egen lista (ASF)",
                 "kolada": "Kolada (RKA)", "af": "Arbetsförmedlingen", "iop": "egen lista (IOP)"}
@@ -148,7 +152,7 @@ def theme_table(m: dict, theme: str, county: str, lang: str) -> tuple[GT | None,
                          "region_code": r["region_code"], "period": r["period"],
                          "value": None if r["value"] is None else float(r["value"]),
                          "n": r["n"], "coverage": None if r["coverage"] is None else float(r["coverage"]) * 100,
-                         "status": r["status"], "unit": ind["unit"]})
+                         "status": STATUS[lang].get(r["status"], r["status"]), "unit": ind["unit"]})
     frame = pl.DataFrame(rows, schema={"indicator": pl.String, "region": pl.String, "region_code": pl.String,
                                        "period": pl.String, "value": pl.Float64, "n": pl.Int64,
                                        "coverage": pl.Float64, "status": pl.String, "unit": pl.String})
@@ -181,6 +185,7 @@ def theme_table(m: dict, theme: str, county: str, lang: str) -> tuple[GT | None,
 PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
+<link rel="icon" href="data:,">
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #111; line-height: 1.4; }}
 .demo {{ border: 2px dashed #222; padding: .5rem 1rem; font-weight: bold; }}
