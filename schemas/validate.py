@@ -24,7 +24,7 @@ def redact(value: str | None) -> str | None:
     if value is None:
         return None
     text = str(value)[:200]
-    return _DIGIT_RUN.sub(lambda m: f"<{len(m.group())} digits>", text)
+    return _DIGIT_RUN.sub(lambda m: f"<{sum(c.isdigit() for c in m.group())} digits>", text)
 
 
 @dataclass
