@@ -8,7 +8,6 @@ flags beside a null value; they are never turned into numbers.
 from __future__ import annotations
 
 import json
-from itertools import product
 from math import prod
 
 import polars as pl
@@ -92,11 +91,15 @@ def decode(doc: dict) -> pl.DataFrame:
     for v in values:
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise ParseError(f"value {v!r} is not a number or null")
-    columns = {d: [] for d in ids}
-    for combo in product(*codes):   # row-major: the last dimension varies fastest
-        for d, c in zip(ids, combo):
-            columns[d].append(c)
-    frame = pl.DataFrame({**{d: pl.Series(d, columns[d], dtype=pl.String) for d in ids},
+    # row-major: the last dimension varies fastest, so dimension k's position in cell i is
+    # (i // stride_k) % size_k with stride_k the product of the later sizes
+    position = pl.int_range(n, dtype=pl.Int64, eager=True)
+    columns, stride = {}, 1
+    for d, c in reversed(list(zip(ids, codes))):
+        columns[d] = pl.Series(d, c, dtype=pl.String).gather((position // stride) % len(c)) if n else \
+            pl.Series(d, [], dtype=pl.String)
+        stride *= len(c)
+    frame = pl.DataFrame({**{d: columns[d] for d in ids},
                           "value": pl.Series("value", values, dtype=pl.Float64),
                           "status": pl.Series("status", [None if s in (None, "") else str(s) for s in status],
                                               dtype=pl.String)})

@@ -112,8 +112,8 @@ def parse(data: bytes, name: str = "") -> dict[str, pl.DataFrame]:
         pl.col("ContentsCode").replace_strict(measures).alias("measure"),
         pl.col("ContentsCode").replace_strict(unit_of, default="antal").alias("unit"),
         pl.col("sex").replace_strict(SEX, default=None).alias("sex"),
-        pl.col("period").map_elements(period_of, return_dtype=pl.String).alias("period"),
-        pl.lit(doc.get("updated")).alias("source_updated"),
+        pl.col("period").str.replace(r"^(\d{4})M(\d{2})$", "${1}-${2}").alias("period"),
+        pl.lit(doc.get("updated"), dtype=pl.String).alias("source_updated"),
     ).with_row_index("row_number", offset=1)
     return {"pxweb_observation": tidy.select(
         pl.col("row_number").cast(pl.Int64), "table_id", "region_code", "period", "measure", "sex", "age_group",
