@@ -44,8 +44,20 @@ def _org_check(data: pa.PolarsData) -> pl.LazyFrame:
     return data.lazyframe.select(org_number_ok(pl.col(data.key)))
 
 
-class BolagsverketOrganisation(pa.DataFrameModel):
+class _OrgNumbered(pa.DataFrameModel):
+    """Base: every row names an organisation whose number must be valid, and its row in the file."""
     org_number: str
+    row_number: int = pa.Field(ge=1)
+
+    @pa.check("org_number", name="valid_org_number")
+    def valid_org_number(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _org_check(data)
+
+    class Config:
+        strict = True
+
+
+class BolagsverketOrganisation(_OrgNumbered):
     registration_seq: pl.Int32 = pa.Field(ge=1)
     name: str
     name_count: pl.Int32 = pa.Field(ge=1)
@@ -57,29 +69,12 @@ class BolagsverketOrganisation(pa.DataFrameModel):
     description: str = pa.Field(nullable=True)
     postal_town: str = pa.Field(nullable=True)
     postcode: str = pa.Field(nullable=True)
-    row_number: int = pa.Field(ge=1)
-
-    @pa.check("org_number", name="valid_org_number")
-    def valid_org_number(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _org_check(data)
-
-    class Config:
-        strict = True
 
 
-class WiseEnterprise(pa.DataFrameModel):
-    org_number: str
+class WiseEnterprise(_OrgNumbered):
     name: str = pa.Field(nullable=True)
     source: str = pa.Field(nullable=True)
     listed_date: date = pa.Field(nullable=True)
-    row_number: int = pa.Field(ge=1)
-
-    @pa.check("org_number", name="valid_org_number")
-    def valid_org_number(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _org_check(data)
-
-    class Config:
-        strict = True
 
 
 class IopAgreement(pa.DataFrameModel):
@@ -104,18 +99,9 @@ class IopAgreement(pa.DataFrameModel):
         strict = True
 
 
-class IdeburenRegister(pa.DataFrameModel):
-    org_number: str
+class IdeburenRegister(_OrgNumbered):
     name: str = pa.Field(nullable=True)
     registered_date: date = pa.Field(nullable=True)
-    row_number: int = pa.Field(ge=1)
-
-    @pa.check("org_number", name="valid_org_number")
-    def valid_org_number(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _org_check(data)
-
-    class Config:
-        strict = True
 
 
 TABLES = {
