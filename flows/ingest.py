@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib import resources
@@ -64,6 +65,12 @@ def code_version(spec: registry.SourceSpec) -> str:
     for name in (FAMILY_SCHEMA[spec.family], "validate.py", "registry.py"):
         h.update(name.encode() + (sch / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+def retention() -> int:
+    """Raw snapshots kept per replace-mode source: ``$KRAFTER_KEEP_SNAPSHOTS`` (default 10).
+    Append-mode sources (TED notices) keep every snapshot: each holds different notices."""
+    return int(os.environ.get("KRAFTER_KEEP_SNAPSHOTS", "10"))
 
 
 def sample_files(source_id: str) -> list[Path]:
@@ -157,6 +164,9 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
         events.dataset_updated(spec.id, [s.sha256 for s in batch], result.rows_loaded, result.quarantined)
     elif result.status == "rejected":
         events.dataset_rejected(spec.id, [s.sha256 for s in batch], result.message or "rejected")
+    if spec.mode == "replace":
+        # retention: keep the newest N raw snapshots (and the batch just landed)
+        store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch})
     newest = max(current or batch, key=lambda s: s.fetched_at)
     if result.status != "unchanged":
         manifest.update(home, sources={spec.id: {
@@ -168,9 +178,16 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
 
 
 @task(name="fetch", retries=2, retry_delay_seconds=[10, 60])
-def fetch_task(source_id: str, region: str, since: date | None, base_url: str | None = None) -> list[Fetched]:
+def fetch_task(home: str, source_id: str, region: str, since: date | None,
+               base_url: str | None = None) -> list[Fetched]:
     spec = registry.get(source_id)
-    return spec.load().fetch(FetchContext(region=region, since=since, base_url=base_url))
+    stored = SnapshotStore(Path(home)).list(source_id)
+    last = manifest.read(Path(home)).get("sources", {}).get(source_id, {})
+    ctx = FetchContext(region=region, since=since, base_url=base_url,
+                       known=frozenset(s.sha256 for s in stored),
+                       known_names=frozenset(s.name for s in stored if s.name),
+                       etag=last.get("etag"), last_modified=last.get("last_modified"))
+    return spec.load().fetch(ctx)
 
 
 @task(name="ingest-source")
@@ -183,13 +200,16 @@ def ingest_source(home: str, source_id: str, files: list[str] | None = None, kin
     store = SnapshotStore(Path(home))
     try:
         if live:
-            stored = store_fetched(store, spec, fetch_task(source_id, region, since, base_url))
+            fetched = fetch_task(home, source_id, region, since, base_url)
+            stored = store_fetched(store, spec, fetched)
+            validators = {k: v for f in fetched for k, v in f.extra.items() if k in ("etag", "last_modified") and v}
+            if validators:   # conditional GET next time
+                manifest.update(Path(home), sources={source_id: validators})
         else:
             stored = store_files(store, spec, [Path(f) for f in files or []], kind)
     except (FetchError, ParseError) as exc:
         msg = str(exc) if str(exc).startswith(source_id) else f"{source_id}: {exc}"
-        manifest.update(Path(home), sources={source_id: {**manifest.read(Path(home))["sources"].get(source_id, {}),
-                                                        "status": "failed", "message": msg}})
+        manifest.update(Path(home), sources={source_id: {"status": "failed", "message": msg}})
         return IngestSummary(source_id, "failed", message=msg)
     return ingest_snapshots(Path(home), spec, stored)
 
@@ -199,4 +219,13 @@ def ingest_family(family: str, home: str | None = None, region: str = "05", sinc
     """Live ingest of one family (labour, procurement, organisations): the nightly cron deployments."""
     from flows.settings import resolve_home
     h = str(resolve_home(home))
-    return [ingest_source(h, sid, live=True, region=region, since=since) for sid in registry.FAMILIES[family]]
+    results = [ingest_source(h, sid, live=True, region=region, since=since) for sid in registry.FAMILIES[family]]
+    try:
+        from prefect.artifacts import create_table_artifact
+        create_table_artifact([{"source": r.source, "status": r.status, "new snapshots": r.snapshots_new,
+                                "rows": r.rows, "quarantined": r.quarantined, "message": r.message or ""}
+                               for r in results], key=f"krafter-ingest-{family}",
+                              description=f"What the {family} ingest landed")
+    except Exception as exc:  # pragma: no cover - artifacts are best effort
+        log.warning("no artifact: %s", exc)
+    return results

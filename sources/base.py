@@ -24,7 +24,9 @@ class FetchContext:
     region: str = "05"
     since: date | None = None
     base_url: str | None = None
-    known: frozenset[str] = frozenset()   # sha256 of snapshots already stored (skip re-downloads)
+    known: frozenset[str] = frozenset()   # sha256 of snapshots already stored
+    known_names: frozenset[str] = frozenset()   # names of stored snapshots (e.g. TED publication
+                                                 # numbers): a resumed fetch skips these downloads
     etag: str | None = None
     last_modified: str | None = None
 

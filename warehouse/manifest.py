@@ -23,11 +23,12 @@ def write(home: Path, manifest: dict) -> None:
 
 
 def update(home: Path, **sections) -> dict:
-    """Merge top-level sections (``sources`` entries are merged per source id)."""
+    """Merge top-level sections; ``sources`` entries merge key by key per source id."""
     manifest = read(home)
     for key, value in sections.items():
         if key == "sources":
-            manifest.setdefault("sources", {}).update(value)
+            for source_id, entry in value.items():
+                manifest.setdefault("sources", {}).setdefault(source_id, {}).update(entry)
         else:
             manifest[key] = value
     write(home, manifest)
