@@ -23,7 +23,7 @@ from sources import registry
 from sources.base import Fetched, FetchContext, ParseError
 from sources.http import FetchError
 from sources.snapshot import Snapshot, SnapshotStore
-from warehouse import manifest
+from warehouse import manifest, runs
 from warehouse.db import connect_work
 from warehouse.load import LoadResult, Prepared, land, last_code_version, loaded_snapshots
 from warehouse.lock import writer_lock
@@ -147,17 +147,21 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
             events.snapshot_fetched(spec.id, snap.sha256, snap.size, snap.kind)
     current = [s for s, _ in stored]
     version = code_version(spec)
+    started = datetime.now(timezone.utc)
     with writer_lock(home):
         con = connect_work(home)
         try:
             batch, full = choose_batch(con, spec, store, current, version)
-            if not batch:
-                return IngestSummary(spec.id, "unchanged", message="no new snapshots")
-            prepared = [prepare(spec, s) for s in batch]
-            result: LoadResult = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
-                                      run_id=run_id, full_reload=full)
+            if batch:
+                prepared = [prepare(spec, s) for s in batch]
+                result: LoadResult = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
+                                          run_id=run_id or runs.current_run_id(), full_reload=full)
         finally:
             con.close()
+        runs.record(home, f"ingest:{spec.id}", started, result.status if batch else "unchanged",
+                    result.message if batch else "no new snapshots")
+    if not batch:
+        return IngestSummary(spec.id, "unchanged", message="no new snapshots")
     summary = IngestSummary(spec.id, result.status, sum(1 for _, n in stored if n), result.rows_loaded,
                             result.quarantined, result.message, result.snapshots)
     if result.status == "loaded":

@@ -13,7 +13,7 @@ from prefect import flow
 from flows import events
 from flows.settings import resolve_home
 from transforms import build as transforms
-from warehouse import manifest
+from warehouse import manifest, runs
 from warehouse.db import connect_work, published_path
 from warehouse.lock import writer_lock
 from warehouse.publish import publish
@@ -55,30 +55,40 @@ def finalize_sql() -> list[str]:
 
 def build_and_publish(home: Path, force: bool = False, before_swap=None) -> MartsSummary:
     home = Path(home)
+    started = datetime.now(timezone.utc)
     with writer_lock(home):
-        con = connect_work(home)
-        try:
-            key = input_key(con)
-            last = con.execute("SELECT build_id, input_key FROM meta.marts_build ORDER BY build_id DESC LIMIT 1").fetchall()
-            target = published_path(home)
-            if last and last[0][1] == key and target.exists() and not force:
-                return MartsSummary("unchanged", last[0][0], str(target), {}, is_demo(con))
-            built_at = datetime.now(timezone.utc)
-            counts = transforms.build(con, built_at)
-            demo = is_demo(con)
-            version = (last[0][0] + 1) if last else 1
-            con.execute("CREATE OR REPLACE TABLE meta.warehouse_info AS SELECT ?::BIGINT AS version, "
-                        "?::TIMESTAMPTZ AS built_at, ?::BOOLEAN AS demo, ? AS transform_version, "
-                        "? AS data_note", [version, built_at, demo, transforms.code_version(),
-                                           "demo data: built from synthetic samples" if demo else "live data"])
-            con.execute("INSERT INTO meta.marts_build VALUES (?, ?, ?, ?)", [version, key, built_at, demo])
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        path = publish(home, finalize_sql(), before_swap=before_swap)
+        summary = _build_and_publish(home, force, before_swap)
+        runs.record(home, "build-marts", started, summary.status, f"version {summary.version}")
+    if summary.status == "published":
+        events.marts_updated(summary.version, summary.path, summary.counts.get("marts.indicator_value", 0))
+    return summary
+
+
+def _build_and_publish(home: Path, force: bool, before_swap) -> MartsSummary:
+    """Build core and marts in the work database, then publish; the caller holds the lock."""
+    con = connect_work(home)
+    try:
+        key = input_key(con)
+        last = con.execute("SELECT build_id, input_key FROM meta.marts_build ORDER BY build_id DESC LIMIT 1").fetchall()
+        target = published_path(home)
+        published_version = (manifest.read(home).get("warehouse") or {}).get("version")
+        if last and last[0][1] == key and target.exists() and published_version == last[0][0] and not force:
+            return MartsSummary("unchanged", last[0][0], str(target), {}, is_demo(con))
+        built_at = datetime.now(timezone.utc)
+        counts = transforms.build(con, built_at)
+        demo = is_demo(con)
+        version = (last[0][0] + 1) if last else 1
+        con.execute("CREATE OR REPLACE TABLE meta.warehouse_info AS SELECT ?::BIGINT AS version, "
+                    "?::TIMESTAMPTZ AS built_at, ?::BOOLEAN AS demo, ? AS transform_version, "
+                    "? AS data_note", [version, built_at, demo, transforms.code_version(),
+                                       "demo data: built from synthetic samples" if demo else "live data"])
+        con.execute("INSERT INTO meta.marts_build VALUES (?, ?, ?, ?)", [version, key, built_at, demo])
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    path = publish(home, finalize_sql(), before_swap=before_swap)
     manifest.update(home, warehouse={"version": version, "published_at": built_at.isoformat(timespec="seconds"),
                                      "path": str(path), "demo": demo, "counts": counts})
-    events.marts_updated(version, str(path), counts.get("marts.indicator_value", 0))
     return MartsSummary("published", version, str(path), counts, demo)
 
 

@@ -1,6 +1,7 @@
 """publish-report: a dated report edition from the published warehouse."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import flow
@@ -8,7 +9,7 @@ from prefect import flow
 from flows import events
 from flows.settings import resolve_home
 from publish.report import ReportResult, build_report
-from warehouse import manifest
+from warehouse import manifest, runs
 from warehouse.db import published_path
 from warehouse.lock import writer_lock
 
@@ -17,8 +18,10 @@ def write_report(home: Path, county: str = "05", lang: str = "sv") -> ReportResu
     home = Path(home)
     if not published_path(home).exists():
         raise FileNotFoundError(f"{published_path(home)}: no published warehouse yet; run krafter refresh or demo")
+    started = datetime.now(timezone.utc)
     with writer_lock(home):
         result = build_report(home, county=county, lang=lang)
+        runs.record(home, "publish-report", started, "written", result.edition)
     manifest.update(home, report={"edition": result.edition, "path": str(result.index), "lang": lang,
                                   "county": county, "tables": result.tables})
     events.report_published(result.edition, str(result.index))
