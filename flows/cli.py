@@ -203,6 +203,56 @@ def status(home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
         out.print("Warehouse: not published yet")
 
 
+@app.command()
+def explain(indicator: str = typer.Argument(..., help="Indicator id, e.g. sp_reserved_share."),
+            region: str = typer.Option(..., "--region", help="Region code: 0580, 05, 00."),
+            period: str = typer.Option(..., "--period", help="2025 or 2025-01."),
+            sex: str = typer.Option("T", "--sex", help="T, K or M."),
+            home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+            as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """List the rows behind one indicator value and the queries that produced it."""
+    from publish.explain import ExplainError, explain as explain_value
+    try:
+        e = explain_value(resolve_home(home), indicator, region, period, sex)
+    except ExplainError as exc:
+        _fail(str(exc))
+    if as_json:
+        json.dump({"indicator": e.indicator, "value": e.value, "rows": e.rows, "queries": e.queries,
+                   "models": e.models}, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        sys.stdout.write("\n")
+        return
+    v = e.value
+    out.print(f"[bold]{e.indicator['name_en']}[/] ({indicator}) — region {region}, period {period}, sex {sex}")
+    out.print(f"value {v['value']} {v['unit']} = {v['numerator']} / {v['denominator']}; n {v['n']}, "
+              f"coverage {v['coverage']}, status {v['status']}")
+    out.print(f"definition: {e.indicator['definition_en']}")
+    if e.rows:
+        table = Table(title=f"{len(e.rows)} rows behind the value")
+        for col in e.rows[0]:
+            table.add_column(col)
+        for r in e.rows:
+            table.add_row(*("" if x is None else str(x) for x in r.values()))
+        out.print(table)
+    else:
+        out.print("no underlying rows")
+    out.print("models: " + ", ".join(e.models))
+    for q in e.queries:
+        out.print(q, highlight=False)
+
+
+@app.command()
+def report(home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
+           lang: str = typer.Option("sv", "--lang", help="sv (default) or en."),
+           region: str = typer.Option("05", "--region", help="County the report focuses on.")) -> None:
+    """Write a report edition from the published warehouse (Swedish, or English with --lang en)."""
+    h = _setup(home)
+    if lang not in ("sv", "en"):
+        _fail(f"--lang must be sv or en, not '{lang}'")
+    from flows.report import publish_report
+    result = _run(publish_report, home=str(h), county=region, lang=lang)
+    out.print(f"Report:    {result.index}  (edition {result.edition}, {lang})")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

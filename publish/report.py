@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -17,6 +18,7 @@ import duckdb
 import polars as pl
 from great_tables import GT, html as gt_html
 
+from publish.exports import chromium, write_png, write_tabular
 from warehouse.db import published_path
 
 TEXT = {
@@ -31,6 +33,13 @@ TEXT = {
         "no_data": "Inga värden ännu för detta tema.", "trend": "Utveckling",
         "causality": "Tabellerna om arbetsmarknad och upphandling ska inte läsas som orsak och verkan.",
         "legend": "Teckenförklaring: .. = uppgift saknas eller är för osäker (för få underlag) för att redovisas.",
+        "downloads": "Ladda ner", "changes": "Vad har ändrats sedan förra utgåvan",
+        "first_edition": "Detta är den första utgåvan.",
+        "changes_summary": "{new} nya och {changed} ändrade värden.",
+        "gate": "Publiceringskontroll", "gate_none": "Inga värden har ändrats mer än tröskeln.",
+        "gate_caption": "Värden som ändrats mer än tröskeln (granska innan utgåvan sprids)",
+        "gate_cols": ["Indikator", "Område", "Period", "Kön", "Förut", "Nu"],
+        "alt": "Tabell: {title}. {rows} rader och {cols} kolumner; samma siffror finns som CSV och XLSX.",
     },
     "en": {
         "title": "Joint forces — social procurement, collaboration and the labour market",
@@ -43,6 +52,13 @@ TEXT = {
         "no_data": "No values yet for this theme.", "trend": "Trend",
         "causality": "Do not read the labour-market and procurement tables as cause and effect.",
         "legend": "Legend: .. = missing, or too uncertain (too few records) to publish.",
+        "downloads": "Download", "changes": "What changed since the last edition",
+        "first_edition": "This is the first edition.",
+        "changes_summary": "{new} new and {changed} changed values.",
+        "gate": "Publication gate", "gate_none": "No value moved beyond the threshold.",
+        "gate_caption": "Values that moved beyond the threshold (review before the edition is shared)",
+        "gate_cols": ["Indicator", "Area", "Period", "Sex", "Before", "Now"],
+        "alt": "Table: {title}. {rows} rows and {cols} columns; the same figures are in the CSV and XLSX files.",
     },
 }
 LOCALE = {"sv": "sv", "en": "en"}
@@ -62,6 +78,8 @@ class ReportResult:
     index: Path
     tables: list[str]
     demo: bool
+    held: bool = False          # the publication gate stopped the edition from becoming the latest
+    gated: int = 0              # values that moved beyond the gate's threshold
 
 
 def _read(con, sql: str, params=None) -> pl.DataFrame:
@@ -77,9 +95,13 @@ def load_marts(home: Path) -> dict:
         catalogue = con.sql("SELECT * FROM marts.indicator").pl()
         info = con.sql("SELECT * FROM meta.warehouse_info").pl().row(0, named=True)
         regions = con.sql("SELECT * FROM core.region").pl()
+        snapshots = [dict(zip(("source", "sha256", "kind", "fetched_at"), r)) for r in con.execute(
+            "SELECT s.source, s.sha256, s.kind, s.fetched_at FROM meta.snapshot s JOIN "
+            "(SELECT DISTINCT source, unnest(snapshots) AS sha FROM meta.loads WHERE status = 'loaded') l "
+            "ON l.source = s.source AND l.sha = s.sha256 ORDER BY s.source, s.fetched_at").fetchall()]
     finally:
         con.close()
-    return {"values": values, "catalogue": catalogue, "info": info, "regions": regions}
+    return {"values": values, "catalogue": catalogue, "info": info, "regions": regions, "snapshots": snapshots}
 
 
 def _fmt(gt: GT, lang: str, columns: list[str], unit: str = "percent") -> GT:
@@ -189,8 +211,10 @@ PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #111; line-height: 1.4; }}
 .demo {{ border: 2px dashed #222; padding: .5rem 1rem; font-weight: bold; }}
-section {{ margin: 2.5rem 0; page-break-inside: avoid; }}
-@media print {{ body {{ margin: 0; max-width: none; }} section {{ page-break-inside: avoid; }} }}
+section {{ margin: 2.5rem 0; }}
+.downloads {{ font-size: .9rem; }}
+table.changes {{ border-collapse: collapse; }} table.changes th, table.changes td {{ border-bottom: 1px solid #999; padding: .2rem .6rem; text-align: left; }}
+@media print {{ body {{ margin: 0; max-width: none; }} section {{ page-break-inside: avoid; }} .downloads {{ display: none; }} }}
 @page {{ size: A4; margin: 15mm; }}
 </style></head><body>
 <header><h1>{title}</h1>
@@ -199,13 +223,74 @@ section {{ margin: 2.5rem 0; page-break-inside: avoid; }}
 <p>{causality}</p></header>
 <main>
 {sections}
+{changes}
 </main>
 <footer><p>Gemensamma krafter · {edition}</p></footer>
 </body></html>
 """
 
+GATE_PP = float(os.environ.get("KRAFTER_GATE_PP", "5"))          # percentage points
+GATE_RELATIVE = float(os.environ.get("KRAFTER_GATE_RELATIVE", "0.5"))  # for amounts and counts
 
-def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str | None = None) -> ReportResult:
+
+def edition_values(m: dict, county: str) -> pl.DataFrame:
+    """The values an edition shows (county, its municipalities, the country), for change detection."""
+    regions = m["regions"].filter((pl.col("county_code") == county) | pl.col("region_code").is_in([county, "00"]))
+    return (m["values"].filter(pl.col("region_code").is_in(regions["region_code"].implode()))
+            .select("indicator_id", "region_code", "period", "sex", pl.col("value").cast(pl.Float64), "unit", "status"))
+
+
+def changes_since(previous: pl.DataFrame | None, current: pl.DataFrame) -> pl.DataFrame:
+    """Values that are new or different since the previous edition, with the publication-gate flag."""
+    keys = ["indicator_id", "region_code", "period", "sex"]
+    if previous is None:
+        return pl.DataFrame(schema={**{k: pl.String for k in keys}, "previous": pl.Float64, "value": pl.Float64,
+                                    "unit": pl.String, "change": pl.String, "gate": pl.Boolean})
+    joined = current.join(previous.select(*keys, pl.col("value").alias("previous")), on=keys, how="left")
+    changed = joined.filter(pl.col("value").ne_missing(pl.col("previous")))
+    delta = (pl.col("value") - pl.col("previous")).abs()
+    gate = (pl.when(pl.col("previous").is_null() | pl.col("value").is_null()).then(False)
+            .when(pl.col("unit") == "percent").then(delta >= GATE_PP)
+            .otherwise(delta >= GATE_RELATIVE * pl.col("previous").abs()))
+    return changed.with_columns(
+        pl.when(pl.col("previous").is_null()).then(pl.lit("new")).otherwise(pl.lit("changed")).alias("change"),
+        gate.alias("gate")).select(*keys, "previous", "value", "unit", "change", "gate").sort(keys)
+
+
+def _previous_values(home: Path, edition: str) -> pl.DataFrame | None:
+    root = home / "report" / "editions"
+    older = sorted(p for p in root.glob("*") if p.is_dir() and p.name < edition and (p / "values.parquet").exists())
+    return pl.read_parquet(older[-1] / "values.parquet") if older else None
+
+
+def _changes_html(changes: pl.DataFrame, has_previous: bool, lang: str) -> str:
+    t = TEXT[lang]
+    if not has_previous:
+        return f'<section id="changes"><h2>{t["changes"]}</h2><p>{t["first_edition"]}</p></section>'
+    gated = changes.filter(pl.col("gate"))
+    parts = [f'<section id="changes"><h2>{t["changes"]}</h2>',
+             f"<p>{t['changes_summary'].format(new=changes.filter(pl.col('change') == 'new').height, changed=changes.filter(pl.col('change') == 'changed').height)}</p>",
+             f'<h3>{t["gate"]}</h3>']
+    if gated.height == 0:
+        parts.append(f"<p>{t['gate_none']}</p>")
+    else:
+        parts.append(f'<table class="changes"><caption>{t["gate_caption"]}</caption><thead><tr>'
+                     + "".join(f'<th scope="col">{h}</th>' for h in t["gate_cols"]) + "</tr></thead><tbody>")
+        for r in gated.iter_rows(named=True):
+            parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in (
+                r["indicator_id"], r["region_code"], r["period"], r["sex"], r["previous"], r["value"])) + "</tr>")
+        parts.append("</tbody></table>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _alt_text(title: str, frame: pl.DataFrame, lang: str) -> str:
+    t = TEXT[lang]
+    return t["alt"].format(title=title, rows=frame.height, cols=len(frame.columns))
+
+
+def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str | None = None,
+                 hold_on_gate: bool = False, png: bool = True) -> ReportResult:
     home = Path(home)
     m = load_marts(home)
     t = TEXT[lang]
@@ -214,45 +299,65 @@ def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str 
     tmp_dir = edition_dir.with_name(edition_dir.name + ".part")
     shutil.rmtree(tmp_dir, ignore_errors=True)
     (tmp_dir / "tables").mkdir(parents=True)
-    sections, tables = [], []
+    tables: list[tuple[str, str, GT | None, pl.DataFrame]] = []
+    county_name = m["regions"].filter(pl.col("region_code") == county).row(0, named=True)["name"]
     gt, frame = overview_table(m, county, lang)
-    sections.append(f'<section id="overview" aria-label="overview">{gt.as_raw_html()}</section>')
-    _export(frame, tmp_dir / "tables", "overview")
-    tables.append("overview")
+    tables.append(("overview", t["overview"].format(county=county_name), gt, frame))
     for theme in TEXT["sv"]["themes"]:
         gt, frame = theme_table(m, theme, county, lang)
+        tables.append((theme, t["themes"][theme], gt, frame))
+    sections, written, alts = [], [], {}
+    jobs = []
+    for table_id, title, gt, frame in tables:
         if gt is None:
-            sections.append(f'<section id="{theme}"><h2>{t["themes"][theme]}</h2><p>{t["no_data"]}</p></section>')
+            sections.append(f'<section id="{table_id}"><h2>{html.escape(title)}</h2><p>{t["no_data"]}</p></section>')
             continue
-        sections.append(f'<section id="{theme}">{gt.as_raw_html()}</section>')
-        _export(frame, tmp_dir / "tables", theme)
-        tables.append(theme)
+        files = write_tabular(frame, tmp_dir / "tables", table_id)
+        alts[table_id] = _alt_text(title, frame, lang)
+        if png:
+            jobs.append((gt, tmp_dir / "tables" / f"{table_id}.png"))
+            files.append(f"{table_id}.png")
+        links = " · ".join(f'<a href="tables/{f}">{f.rsplit(".", 1)[1].upper()}</a>' for f in files)
+        sections.append(f'<section id="{table_id}" aria-label="{html.escape(title)}">{gt.as_raw_html()}'
+                        f'<p class="downloads">{t["downloads"]}: {links}</p></section>')
+        written.append(table_id)
+    png_written = _render_pngs(jobs, home / ".cache") if png else False
+    current = edition_values(m, county)
+    previous = _previous_values(home, edition)
+    changes = changes_since(previous, current)
+    current.write_parquet(tmp_dir / "values.parquet")
     info = m["info"]
-    county_name = m["regions"].filter(pl.col("region_code") == county).row(0, named=True)["name"]
     page = PAGE.format(lang=lang, title=html.escape(t["title"]), county_label=t["county"], county_name=county_name,
                        edition_label=t["edition"], edition=edition, built_label=t["built"],
                        built=str(info["built_at"])[:19], causality=t["causality"],
                        demo=f'<p class="demo" role="note">{t["demo"]}</p>' if info["demo"] else "",
-                       sections="\n".join(sections))
+                       sections="\n".join(sections), changes=_changes_html(changes, previous is not None, lang))
     (tmp_dir / "index.html").write_text(page, encoding="utf-8")
+    gated = changes.filter(pl.col("gate")).height
+    held = hold_on_gate and gated > 0
     (tmp_dir / "manifest.json").write_text(json.dumps({
         "edition": edition, "lang": lang, "county": county, "warehouse_version": info["version"],
         "built_at": str(info["built_at"]), "transform_version": info["transform_version"], "demo": info["demo"],
-        "tables": tables, "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }, indent=1, ensure_ascii=False), encoding="utf-8")
+        "snapshots": m["snapshots"], "tables": written,
+        "png": {tid: {"file": f"tables/{tid}.png", "alt": alts[tid]} for tid in written} if png_written
+        else "not written (no Chromium found)" if png else "not requested",
+        "changes": changes.height, "gate": changes.filter(pl.col("gate")).to_dicts(), "held": held,
+        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
     shutil.rmtree(edition_dir, ignore_errors=True)
     tmp_dir.rename(edition_dir)
     latest = home / "report" / "index.html"
-    latest_tmp = latest.with_name("index.html.part")
-    latest_tmp.write_text(page.replace('href="tables/', f'href="editions/{edition}/tables/'), encoding="utf-8")
-    latest_tmp.replace(latest)
-    return ReportResult(edition, edition_dir, latest, tables, bool(info["demo"]))
+    if not held:
+        latest_tmp = latest.with_name("index.html.part")
+        latest_tmp.write_text(page.replace('href="tables/', f'href="editions/{edition}/tables/'), encoding="utf-8")
+        latest_tmp.replace(latest)
+    return ReportResult(edition, edition_dir, latest, written, bool(info["demo"]), held, gated)
 
 
-def _export(frame: pl.DataFrame, folder: Path, name: str) -> None:
-    """CSV for Swedish Excel (UTF-8 with BOM, ';', decimal comma) and Parquet of every table."""
-    frame.write_parquet(folder / f"{name}.parquet")
-    text = frame.with_columns(
-        [pl.col(c).cast(pl.String).str.replace(r"\.", ",") for c, dt in frame.schema.items() if dt.is_float()]
-    ).write_csv(separator=";", null_value="..")
-    (folder / f"{name}.csv").write_bytes("\ufeff".encode() + text.encode("utf-8"))
+def _render_pngs(jobs: list[tuple[GT, Path]], cache: Path) -> bool:
+    """Render the table PNGs two at a time (each is one headless Chromium)."""
+    if not jobs or chromium() is None and "CHROME_PATH" not in os.environ:
+        return False
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return all(pool.map(lambda job: write_png(job[0], job[1], cache), jobs))

@@ -14,6 +14,7 @@ UNVALIDATED: dict[str, dict[str, pl.DataType]] = {
     "wise_sole_traders": {"count": pl.Int64},
     "iop_sole_traders": {"count": pl.Int64},
     "ideburen_sole_traders": {"count": pl.Int64},
+    "scb_register_sole_traders": {"count": pl.Int64},
 }
 
 # Parse-level rejects (landed in meta.quarantine, never in staging).
