@@ -365,7 +365,13 @@ def sleeps(monkeypatch) -> list[float]:
     return recorded
 
 
-def test_fetch_chunks_under_the_cell_limit_and_retries(httpserver, sleeps):
+@pytest.fixture
+def bas_only(monkeypatch):
+    """Fetch only TAB6260 (the population table TAB6471 has its own tests)."""
+    monkeypatch.setattr(pxweb, "TABLES", {"TAB6260": pxweb.TABLES["TAB6260"]})
+
+
+def test_fetch_chunks_under_the_cell_limit_and_retries(httpserver, sleeps, bas_only):
     httpserver.expect_request("/api/v2/config", method="GET").respond_with_json(CONFIG)
     httpserver.expect_request("/api/v2/tables/TAB6260/metadata", method="GET",
                               query_string={"lang": "sv"}).respond_with_json(metadata())
@@ -419,7 +425,7 @@ def test_fetch_chunks_under_the_cell_limit_and_retries(httpserver, sleeps):
     assert data_calls[0]["body"] == data_calls[1]["body"] == data_calls[2]["body"]
 
 
-def test_fetch_since_keeps_later_months_only(httpserver, sleeps):
+def test_fetch_since_keeps_later_months_only(httpserver, sleeps, bas_only):
     from datetime import date
     httpserver.expect_request("/api/v2/config").respond_with_json({**CONFIG, "maxDataCells": 150000})
     httpserver.expect_request("/api/v2/tables/TAB6260/metadata").respond_with_json(metadata())
@@ -433,7 +439,7 @@ def test_fetch_since_keeps_later_months_only(httpserver, sleeps):
                                                              "valueCodes": ["2026M07", "2026M08"]}
 
 
-def test_fetch_metadata_without_unemployed_names_the_table(httpserver, sleeps):
+def test_fetch_metadata_without_unemployed_names_the_table(httpserver, sleeps, bas_only):
     httpserver.expect_request("/api/v2/config").respond_with_json(CONFIG)
     labels = {"000006HI": "antal sysselsatta", "0000TOT": "antal totalt"}
     httpserver.expect_request("/api/v2/tables/TAB6260/metadata").respond_with_json(metadata(labels))
@@ -446,4 +452,189 @@ def test_fetch_metadata_without_unemployed_names_the_table(httpserver, sleeps):
 def test_fetch_config_not_json_is_a_parse_error(httpserver, sleeps):
     httpserver.expect_request("/api/v2/config").respond_with_data("<html>maintenance</html>")
     with pytest.raises(ParseError, match="config: answer is not JSON"):
+        pxweb.fetch(FetchContext(base_url=httpserver.url_for("/api/v2")))
+
+
+# --- TAB6471: monthly population -------------------------------------------------------------
+
+POP = ROOT / "tests" / "fixtures" / "pxweb" / "TAB6471_folkmangd_manad.json"   # synthetic
+POP_DOC = json.loads(POP.read_bytes())
+
+
+def test_population_table_parses_to_population_total_all_ages():
+    from schemas.labour import PxwebObservation
+    frame = pxweb.parse(POP.read_bytes(), POP.name)["pxweb_observation"]
+    assert frame.height == 270 == prod(POP_DOC["size"])
+    assert frame.columns == ["row_number", "table_id", "region_code", "period", "measure", "sex",
+                             "age_group", "value", "status", "unit", "source_updated"]
+    assert set(frame["table_id"]) == {"TAB6471"}
+    assert set(frame["measure"]) == {"population_total"}
+    assert set(frame["age_group"]) == {"total"}
+    assert set(frame["sex"]) == {"T", "K", "M"}
+    assert (frame["period"].min(), frame["period"].max()) == ("2025-10", "2026-03")
+    assert set(frame["region_code"]) == {"00", "05", "0509", "0512", "0513", "0560", "0561", "0562", "0563",
+                                         "0580", "0581", "0582", "0583", "0584", "0586"}
+    i = flat_index(POP_DOC, {"Region": "0580", "Alder": "TotSA", "Kon": "TotSa", "ContentsCode": "000007SF",
+                             "Tid": "2025M12"})
+    row = frame.filter(pl.col("region_code") == "0580", pl.col("sex") == "T", pl.col("period") == "2025-12").row(0, named=True)
+    assert row["value"] == float(POP_DOC["value"][i]) and row["row_number"] == i + 1
+    assert 150_000 < row["value"] < 180_000
+    gap = frame.filter(pl.col("value").is_null())
+    assert gap.select("region_code", "sex", "period", "status").rows() == [("0512", "K", "2026-03", "..")]
+    PxwebObservation.validate(frame, lazy=True)          # passes the staging model as is
+
+
+def test_population_table_identified_by_v1_name_or_snapshot_name():
+    doc = copy.deepcopy(POP_DOC)
+    doc["extension"]["px"] = {"tableid": "BefolkManadCKM"}              # a v1 answer names its matrix
+    assert set(pxweb.parse(as_bytes(doc))["pxweb_observation"]["table_id"]) == {"TAB6471"}
+    doc["extension"].pop("px")                                         # nothing: our snapshot name
+    frame = pxweb.parse(as_bytes(doc), "TAB6471_2025M10_2026M03.json")["pxweb_observation"]
+    assert frame.height == 270
+    with pytest.raises(ParseError, match="not configured"):
+        pxweb.parse(as_bytes(doc), "something.json")
+
+
+def v2_population_metadata() -> dict:
+    doc = copy.deepcopy(POP_DOC)
+    doc["value"], doc["status"] = [], {}
+    doc["dimension"]["Alder"]["category"] = {"index": {"0": 0, "TotSA": 1, "20-24": 2},
+                                             "label": {"0": "0 år", "TotSA": "totalt, samtliga åldrar",
+                                                       "20-24": "20-24 år"}}
+    doc["size"][1] = 3
+    return doc
+
+
+def test_fetch_v2_asks_both_tables(httpserver, sleeps):
+    httpserver.expect_request("/api/v2/config").respond_with_json({**CONFIG, "maxDataCells": 150000})
+    httpserver.expect_request("/api/v2/tables/TAB6260/metadata").respond_with_json(metadata())
+    httpserver.expect_request("/api/v2/tables/TAB6471/metadata").respond_with_json(v2_population_metadata())
+    bodies: dict[str, dict] = {}
+
+    def data(req) -> Response:
+        table = req.path.split("/")[-2]
+        bodies[table] = req.get_json()
+        return Response(POP.read_bytes() if table == "TAB6471" else json.dumps(px_doc(
+            {s["variableCode"]: s["valueCodes"] for s in req.get_json()["selection"]}, CONTENT_LABELS,
+            empty=False)), content_type="application/json")
+
+    httpserver.expect_request("/api/v2/tables/TAB6260/data", method="POST").respond_with_handler(data)
+    httpserver.expect_request("/api/v2/tables/TAB6471/data", method="POST").respond_with_handler(data)
+    fetched = pxweb.fetch(FetchContext(base_url=httpserver.url_for("/api/v2")))
+    assert [f.name for f in fetched] == ["TAB6260_2026M05_2026M08.json", "TAB6471_2025M10_2026M03.json"]
+    assert bodies["TAB6471"] == {"selection": [
+        {"variableCode": "Region", "valueCodes": list(POP_DOC["dimension"]["Region"]["category"]["index"])},
+        {"variableCode": "Kon", "valueCodes": ["TotSa", "1", "2"]},
+        {"variableCode": "Alder", "valueCodes": ["TotSA"]},
+        {"variableCode": "ContentsCode", "valueCodes": ["000007SF"]},
+        {"variableCode": "Tid", "valueCodes": list(POP_DOC["dimension"]["Tid"]["category"]["index"])},
+    ]}
+    assert pxweb.parse(fetched[1].data, fetched[1].name)["pxweb_observation"].height == 270
+
+
+def test_fetch_population_without_total_age_names_table_and_code(httpserver, sleeps, monkeypatch):
+    monkeypatch.setattr(pxweb, "TABLES", {"TAB6471": pxweb.TABLES["TAB6471"]})
+    meta = v2_population_metadata()
+    meta["dimension"]["Alder"]["category"] = {"index": {"0": 0}, "label": {"0": "0 år"}}
+    meta["size"][1] = 1
+    httpserver.expect_request("/api/v2/config").respond_with_json(CONFIG)
+    httpserver.expect_request("/api/v2/tables/TAB6471/metadata").respond_with_json(meta)
+    with pytest.raises(ParseError, match="TAB6471: Alder code\\(s\\) TotSA are not in the table metadata"):
+        pxweb.fetch(FetchContext(base_url=httpserver.url_for("/api/v2")))
+
+
+# --- v1 fallback ------------------------------------------------------------------------------
+
+V1 = "/OV0104/v1/doris/sv/ssd"
+
+
+def v1_metadata(title: str, variables: dict[str, dict[str, str]]) -> dict:
+    return {"title": title, "variables": [
+        {"code": code, "text": code.lower(), "values": list(vals), "valueTexts": list(vals.values()),
+         **({"time": True} if code == "Tid" else {})} for code, vals in variables.items()]}
+
+
+BAS_V1_META = v1_metadata("Befolkningen 15-74 år efter region, ...", {
+    "Region": LABELS["Region"], "Kon": LABELS["Kon"],
+    "Alder": {"15-74": "15–74 år", "20-64": "20–64 år", "20-24": "20–24 år"},
+    "Fodelseregion": {"tot": "totalt", "in": "inrikes född", "ut": "utrikes född"},
+    "ContentsCode": CONTENT_LABELS, "Tid": {m: m for m in MONTHS}})
+POP_V1_META = v1_metadata("Folkmängden per månad efter region, ålder och kön", {
+    "Region": {"0580": "Linköping", "0581": "Norrköping"},
+    "Alder": {"TotSA": "totalt, samtliga åldrar", "0": "0 år"},
+    "Kon": {"TotSa": "totalt", "1": "män", "2": "kvinnor"},
+    "ContentsCode": {"000007SF": "Folkmängden per månad"},
+    "Tid": {"2026M01": "2026M01", "2026M02": "2026M02"}})
+
+
+@pytest.mark.parametrize("gone", [404, 410])
+def test_v2_gone_falls_back_to_v1_and_403_is_a_rate_limit(httpserver, sleeps, gone):
+    httpserver.expect_request("/api/v2/config").respond_with_data("gone", status=gone)
+    httpserver.expect_request(f"{V1}/START/AM/AM0210/AM0210A/ArbStatusM", method="GET").respond_with_json(BAS_V1_META)
+    httpserver.expect_request(f"{V1}/START/BE/BE0101/BE0101A/BefolkManadCKM", method="GET").respond_with_json(POP_V1_META)
+    posts: list[tuple[str, dict]] = []
+
+    def data(req) -> Response:
+        posts.append((req.path, req.get_json()))
+        if len(posts) == 1:     # SCB v1 answers 403 when the calls per window are exceeded
+            return Response("Too many calls", status=403)
+        sel = {q["code"]: q["selection"]["values"] for q in req.get_json()["query"]}
+        if req.path.endswith("ArbStatusM"):
+            doc = px_doc(sel, CONTENT_LABELS, empty=False)
+            doc["extension"]["px"] = {"tableid": "ArbStatusM"}      # v1 names its matrix
+        else:
+            doc = dataset(list(sel.items()), list(range(prod(len(v) for v in sel.values()))))
+            doc["dimension"]["ContentsCode"]["category"]["label"] = {"000007SF": "Folkmängden per månad"}
+        return Response(json.dumps(doc, ensure_ascii=False), content_type="application/json")
+
+    httpserver.expect_request(f"{V1}/START/AM/AM0210/AM0210A/ArbStatusM", method="POST").respond_with_handler(data)
+    httpserver.expect_request(f"{V1}/START/BE/BE0101/BE0101A/BefolkManadCKM", method="POST").respond_with_handler(data)
+
+    fetched = pxweb.fetch(FetchContext(base_url=httpserver.url_for("/api/v2")))
+
+    assert [f.name for f in fetched] == ["TAB6260_2026M05_2026M08.json", "TAB6471_2026M01_2026M02.json"]
+    assert all(f.extra == {"api": "v1"} and f.url.startswith(httpserver.url_for(V1)) for f in fetched)
+    # 403 then the same body again; waits: pacing 10 s / 10 calls after each call, Retry-After 10 on the 403
+    assert len(posts) == 3 and posts[0] == posts[1]
+    assert sleeps == [1.0, 10.0, 1.0, 1.0, 1.0]
+    assert posts[1][1] == {"query": [
+        {"code": "Region", "selection": {"filter": "item", "values": REGIONS}},
+        {"code": "Kon", "selection": {"filter": "item", "values": ["1", "2", "1+2"]}},
+        {"code": "Alder", "selection": {"filter": "item", "values": ["20-64", "20-24"]}},
+        {"code": "Fodelseregion", "selection": {"filter": "item", "values": ["tot"]}},
+        {"code": "ContentsCode", "selection": {"filter": "item", "values": ["000006HI", "000004YH", "0000TOT"]}},
+        {"code": "Tid", "selection": {"filter": "item", "values": MONTHS}},
+    ], "response": {"format": "json-stat2"}}
+    assert posts[2][1]["query"][1:3] == [
+        {"code": "Kon", "selection": {"filter": "item", "values": ["TotSa", "1", "2"]}},
+        {"code": "Alder", "selection": {"filter": "item", "values": ["TotSA"]}}]
+    bas = pxweb.parse(fetched[0].data, fetched[0].name)["pxweb_observation"]
+    assert bas.height == 144 and set(bas["table_id"]) == {"TAB6260"}
+    pop = pxweb.parse(fetched[1].data, fetched[1].name)["pxweb_observation"]
+    assert pop.height == 12 and set(pop["measure"]) == {"population_total"} and set(pop["age_group"]) == {"total"}
+
+
+def test_v1_403_that_persists_is_a_one_line_fetch_error(httpserver, sleeps, bas_only):
+    httpserver.expect_request("/api/v2/config").respond_with_data("gone", status=410)
+    httpserver.expect_request(f"{V1}/START/AM/AM0210/AM0210A/ArbStatusM", method="GET").respond_with_json(BAS_V1_META)
+    httpserver.expect_request(f"{V1}/START/AM/AM0210/AM0210A/ArbStatusM", method="POST").respond_with_data(
+        "Too many calls", status=403)
+    with pytest.raises(http.FetchError, match="too many calls") as err:
+        pxweb.fetch(FetchContext(base_url=httpserver.url_for("/api/v2")))
+    assert "\n" not in str(err.value) and "ArbStatusM" in str(err.value)
+
+
+def test_v2_config_500_is_not_a_fallback(httpserver, sleeps):
+    httpserver.expect_request("/api/v2/config").respond_with_data("boom", status=500)
+    with pytest.raises(http.FetchError, match="HTTP 500"):
+        pxweb.fetch(FetchContext(base_url=httpserver.url_for("/api/v2")))
+    assert not any("/v1/" in req.path for req, _ in httpserver.log)
+
+
+def test_v1_metadata_without_contents_names_the_table(httpserver, sleeps, bas_only):
+    httpserver.expect_request("/api/v2/config").respond_with_data("gone", status=404)
+    meta = copy.deepcopy(BAS_V1_META)
+    meta["variables"] = [v for v in meta["variables"] if v["code"] != "ContentsCode"]
+    httpserver.expect_request(f"{V1}/START/AM/AM0210/AM0210A/ArbStatusM").respond_with_json(meta)
+    with pytest.raises(ParseError, match="TAB6260 .*metadata has no variable\\(s\\) ContentsCode"):
         pxweb.fetch(FetchContext(base_url=httpserver.url_for("/api/v2")))
