@@ -35,7 +35,7 @@ SOURCES: dict[str, SourceSpec] = {s.id: s for s in [
                "sources.kolada", 31, 0.05, "replace", "free reuse, cite 'Källa: Kolada'",
                "https://api.kolada.se/v3"),
     SourceSpec("af", "labour", "Arbetsförmedlingen monthly statistics per kommun",
-               "sources.af", 31, 0.05, "replace", "not stated by Arbetsförmedlingen",
+               "sources.af", 31, 0.05, "append", "not stated by Arbetsförmedlingen",
                "https://arbetsformedlingen.se/statistik"),
     SourceSpec("ted", "procurement", "TED Search API v3 + eForms notice XML",
                "sources.ted", 1, 0.10, "append", "TED reuse policy (Commission Decision 2011/833/EU)",

@@ -111,6 +111,26 @@ CATALOGUE: list[Indicator] = [
               "Employed share of the population aged 20–64 (SCB BAS).",
               "employed 20–64", "population 20–64", "percent", "rate", 0, "pxweb",
               "preliminary monthly BAS figures", "Register-based.", "8.5", "month"),
+    Indicator("lm_registered_unemployment_rate", "labour", "labour_market",
+              "Inskrivna arbetslösa, andel av registerbaserad arbetskraft", "Registered unemployment rate",
+              "Registered unemployed (openly unemployed + in programmes with activity support) as a share of the "
+              "registered labour force, as Arbetsförmedlingen publishes both per kommun and month.",
+              "registered unemployed", "registered labour force", "percent", "rate", 0, "af",
+              "Arbetsförmedlingen's monthly statistics; the age range changed from 16–64 to 16–65 in 2023 (series break)",
+              "Arbetsförmedlingen divides by a 12-month average of SCB's BAS labour force; we use the registered "
+              "labour force printed in the same file. Not SCB's official unemployment.", "8.5", "month"),
+    Indicator("lm_long_term_unemployed_count", "labour", "labour_market",
+              "Långtidsarbetslösa (mer än 12 månader utan arbete)", "Long-term unemployed (over 12 months)",
+              "Registered unemployed without work for more than 12 months (Arbetsförmedlingen).",
+              "registered unemployed > 12 months", "—", "count", "count", 0, "af",
+              "Arbetsförmedlingen masks counts below 5 ('<5'): shown as suppressed",
+              "Series break in 2023 (age range 16–64 → 16–65).", "8.5", "month"),
+    Indicator("lm_long_term_unemployed_share", "labour", "labour_market",
+              "Långtidsarbetslösa, andel av inskrivna arbetslösa", "Long-term unemployed, share of registered unemployed",
+              "Registered unemployed > 12 months as a share of all registered unemployed (Arbetsförmedlingen).",
+              "registered unemployed > 12 months", "registered unemployed", "percent", "rate", 0, "af",
+              "Arbetsförmedlingen's monthly statistics",
+              "Series break in 2023 (age range 16–64 → 16–65).", "8.5", "month"),
 ]
 
 BY_ID = {i.id: i for i in CATALOGUE}

@@ -56,10 +56,22 @@ labour AS (
     FROM core.labour_market WHERE source LIKE 'pxweb:%'
     GROUP BY ALL
 ),
+af_labour AS (
+    SELECT region_code, period, sex,
+           max(value) FILTER (WHERE measure = 'registered_unemployed') AS registered_unemployed,
+           max(value) FILTER (WHERE measure = 'registered_labour_force') AS registered_labour_force,
+           max(value) FILTER (WHERE measure = 'unemployed_12m') AS unemployed_12m,
+           bool_or(status = 'break') AS has_break
+    FROM core.labour_market WHERE source = 'af'
+    GROUP BY ALL
+),
 labour_values AS (
-    SELECT 'lm_unemployment_rate' AS indicator_id, region_code, period, sex, unemployed AS numerator, labour_force AS denominator, has_break FROM labour
-    UNION ALL SELECT 'lm_youth_unemployment_rate', region_code, period, sex, unemployed_youth, labour_force_youth, has_break FROM labour
-    UNION ALL SELECT 'lm_employment_rate', region_code, period, sex, employed, population, has_break FROM labour
+    SELECT 'lm_unemployment_rate' AS indicator_id, region_code, period, sex, unemployed AS numerator, labour_force AS denominator, has_break, 'preliminary' AS base_status FROM labour
+    UNION ALL SELECT 'lm_youth_unemployment_rate', region_code, period, sex, unemployed_youth, labour_force_youth, has_break, 'preliminary' FROM labour
+    UNION ALL SELECT 'lm_employment_rate', region_code, period, sex, employed, population, has_break, 'preliminary' FROM labour
+    UNION ALL SELECT 'lm_registered_unemployment_rate', region_code, period, sex, registered_unemployed, registered_labour_force, has_break, 'final' FROM af_labour
+    UNION ALL SELECT 'lm_long_term_unemployed_count', region_code, period, sex, unemployed_12m, NULL, has_break, 'final' FROM af_labour
+    UNION ALL SELECT 'lm_long_term_unemployed_share', region_code, period, sex, unemployed_12m, registered_unemployed, has_break, 'final' FROM af_labour
 )
 SELECT indicator_id, region_code, period, sex,
        CASE WHEN n < min_n OR n = 0 THEN NULL
@@ -72,11 +84,12 @@ SELECT indicator_id, region_code, period, sex,
 FROM record_values
 UNION ALL
 SELECT l.indicator_id, l.region_code, l.period, l.sex,
-       CASE WHEN l.numerator IS NULL OR l.denominator IS NULL OR l.denominator = 0 THEN NULL
+       CASE WHEN k.kind = 'count' THEN l.numerator::DECIMAL(18,2)
+            WHEN l.numerator IS NULL OR l.denominator IS NULL OR l.denominator = 0 THEN NULL
             ELSE round(100 * l.numerator::DECIMAL(18,2) / l.denominator::DECIMAL(18,2), 1) END::DECIMAL(18,4),
        l.numerator::DECIMAL(18,2), l.denominator::DECIMAL(18,2), NULL::BIGINT, k.unit, NULL::DECIMAL(9,4),
-       CASE WHEN l.numerator IS NULL OR l.denominator IS NULL THEN 'suppressed'
-            WHEN l.has_break THEN 'break' ELSE 'preliminary' END,
+       CASE WHEN l.numerator IS NULL OR (l.denominator IS NULL AND k.kind <> 'count') THEN 'suppressed'
+            WHEN l.has_break THEN 'break' ELSE l.base_status END,
        'published statistics'
 FROM labour_values l JOIN kinds k USING (indicator_id)
 ORDER BY indicator_id, region_code, period, sex;
