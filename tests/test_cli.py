@@ -107,5 +107,5 @@ def test_demo_twice_converges(prefect_harness, tmp_path):
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT * EXCLUDE (computed_at) FROM marts.indicator_value ORDER BY ALL").fetchall() == values
     con.close()
-    status = runner.invoke(app, ["status", "--home", str(home)])
-    assert status.exit_code == 0 and "Warehouse version 1" in status.output
+    status = runner.invoke(app, ["status", "--home", str(home), "--json"])
+    assert status.exit_code == 0 and json.loads(status.output)["warehouse"]["version"] == 1
