@@ -29,7 +29,7 @@ from warehouse.load import LoadResult, Prepared, land, last_code_version, loaded
 from warehouse.lock import writer_lock
 
 log = logging.getLogger("krafter.ingest")
-SHARED_SOURCE_FILES = ("base.py", "jsonstat.py", "orgnr.py", "curated.py")
+SHARED_SOURCE_FILES = ("base.py", "jsonstat.py", "orgnr.py", "curated.py", "bolagsverket.py")
 FAMILY_SCHEMA = {"labour": "labour.py", "procurement": "procurement.py", "organisations": "organisations.py"}
 
 

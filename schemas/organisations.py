@@ -23,6 +23,8 @@ def _codes(file: str, column: str) -> list[str]:
 
 
 BOLAGSVERKET_FORMS = _codes("bolagsverket_forms.csv", "organisationsform")
+JURFORMS = _codes("legal_forms.csv", "jurform")
+FTGSTAT_EVENTS = ["new", "registered", "closed"]
 
 
 def org_number_ok(col: pl.Expr) -> pl.Expr:
@@ -104,9 +106,38 @@ class IdeburenRegister(_OrgNumbered):
     registered_date: date = pa.Field(nullable=True)
 
 
+class ScbRegisterOrganisation(_OrgNumbered):
+    """SCB's company register (natural persons are removed in the parser, never validated)."""
+    name: str = pa.Field(nullable=True)
+    jurform: str = pa.Field(isin=JURFORMS)
+    sni: str = pa.Field(nullable=True, str_matches=r"^\d{5}$")
+    active: bool
+    postcode: str = pa.Field(nullable=True)
+    postal_town: str = pa.Field(nullable=True)
+    registration_date: date = pa.Field(nullable=True)
+
+
+class FtgstatRegistration(pa.DataFrameModel):
+    """Bolagsverket's registration statistics, one row per month × event × municipality × form
+    (× registration family when the file has one)."""
+    year: pl.Int32 = pa.Field(ge=1900, le=2100)
+    month: pl.Int32 = pa.Field(ge=1, le=12)
+    event: str = pa.Field(isin=FTGSTAT_EVENTS)
+    municipality_code: str = pa.Field(str_matches=r"^\d{4}$")
+    registration_family: str = pa.Field(nullable=True)
+    organisation_form: str = pa.Field(isin=BOLAGSVERKET_FORMS)
+    count: pl.Int64 = pa.Field(ge=0)
+    row_number: int = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+
+
 TABLES = {
     "bolagsverket_organisation": BolagsverketOrganisation,
     "wise_enterprise": WiseEnterprise,
     "iop_agreement": IopAgreement,
     "ideburen_register": IdeburenRegister,
+    "scb_register_organisation": ScbRegisterOrganisation,
+    "ftgstat_registration": FtgstatRegistration,
 }

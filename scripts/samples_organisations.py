@@ -5,6 +5,17 @@
   synthetic organisations, ~20 sole traders (fake personnummer), two invalid check digits, one
   bare quote, one NUL byte, a few ``null`` deregistration dates. The zip comment says synthetic.
 - sources/samples/{wise,iop,ideburen}/*.csv with a first ``#`` comment line saying synthetic.
+- sources/samples/scb-register/scb_bulkfil.zip: SCB's bulk-file format (tab-separated latin-1,
+  header, ``m``-prefixed copies): the sample_world suppliers in the Bolagsverket file with their
+  JurForm, 2 000 other organisations of the Bolagsverket sample, ideella föreningar (61), stiftelser
+  (72) and trossamfund (63) that are not in the Bolagsverket sample, the sample_world buyers and
+  other public bodies (81/82/84), 20 natural persons (fake personnummer; dropped by the parser), one
+  invalid check digit, one unparsable RegDatKtid. 3 000 data rows; the zip comment says synthetic.
+- sources/samples/ftgstat/ftgstat_oppna.csv: registration statistics (latin-1, ``,``, unpadded
+  SATELAN/SATEKOMMUN as public readers of the real file show) for Östergötland's and Jönköping
+  county's 13 + 13 municipalities, 2023-01 … 2026-09, events 1–3, forms AB EK BRF HB I S KHF,
+  realistic magnitudes (Linköping: dozens of new AB a month, a few EK a year); a first ``#`` line
+  says synthetic (the parser skips leading ``#`` lines).
 
 Run: python scripts/samples_organisations.py
 """
@@ -210,6 +221,200 @@ def bolagsverket_rows(rng: random.Random) -> tuple[list[list[str]], dict]:
     return rows, info
 
 
+# --- SCB company register ----------------------------------------------------------------------
+
+SCB_COLUMNS = ["ForAndrTyp", "COAdress", "Foretagsnamn", "FtgStat", "Gatuadress", "JEStat", "JurForm",
+               "Namn", "Ng1", "Ng2", "Ng3", "Ng4", "Ng5", "PeOrgNr", "PostNr", "PostOrt", "RegDatKtid",
+               "Reklamsparrtyp", "mCOAdress", "mGatuadress", "mPostNr", "mPostOrt"]
+SCB_INNER = "scb_bulkfil_JE_20260914T055245_80.txt"
+N_SCB_FROM_BOLAGSVERKET = 2000
+N_SCB_PERSONS = 20
+SNI = {"49": ["41200", "43320", "62010", "49410", "56100", "81210", "69201", "88101", "47190"],
+       "51": ["88990", "56100", "01500", "38320"], "53": ["68203"], "54": ["68204"], "31": ["43341", "70220"],
+       "61": ["94990", "93120", "94120", "90030"], "72": ["94990", "64302"], "63": ["94910"],
+       "82": ["84110"], "84": ["84110"], "81": ["84110"], "96": ["46900"], "55": ["94990"],
+       "94": ["65300"], "41": ["64190"], "42": ["65120"], "92": ["65120"], "93": ["64190"],
+       "21": ["68209"], "43": ["70100"]}
+
+
+def _forms_map() -> dict[str, str]:
+    import csv
+    with open(ROOT / "sources" / "reference" / "bolagsverket_forms.csv", encoding="utf-8") as fh:
+        return {r["organisationsform"]: r["jurform"] for r in csv.DictReader(fh)}
+
+
+def _scb_row(rng: random.Random, pe: str, name: str, jurform: str, *, person: bool = False,
+             active: bool = True, reg: str | None = None, town: tuple[str, str] | None = None) -> list[str]:
+    town_name, code = town or (lambda t: (t[0], t[1] + f"{rng.randrange(100):02d}"))(
+        rng.choices(TOWNS, TOWN_WEIGHTS)[0])
+    street = f"{rng.choice(STREETS)} {rng.randint(1, 80)}"
+    row = {c: "" for c in SCB_COLUMNS}
+    row.update({"FtgStat": "1" if active else "9", "JEStat": "1", "JurForm": jurform, "PeOrgNr": pe,
+                "Gatuadress": street, "PostNr": f"{code[:3]} {code[3:]}", "PostOrt": town_name,
+                "RegDatKtid": reg or _date(rng, date(1960, 1, 1), date(2026, 6, 30)).strftime("%Y%m%d"),
+                "Ng1": rng.choice(SNI.get(jurform, ["82990"]))})
+    if person:
+        row["Namn"], row["Foretagsnamn"] = name, ""
+    else:
+        row["Foretagsnamn"] = name
+    if rng.random() < 0.15:
+        row["Ng2"] = rng.choice(SNI.get(jurform, ["82990"]))
+    if rng.random() < 0.1:
+        row["Reklamsparrtyp"] = "1"
+    if rng.random() < 0.05:
+        row["mGatuadress"], row["mPostNr"], row["mPostOrt"] = f"Box {rng.randint(1, 999)}", row["PostNr"], town_name
+    return [row[c] for c in SCB_COLUMNS]
+
+
+def scb_rows(rng: random.Random, bv_rows: list[list[str]]) -> tuple[list[list[str]], dict]:
+    """Rows of the SCB sample (shuffled) and what the tests need to know about them."""
+    forms = _forms_map()
+    suppliers = {s[0] for s in world.SUPPLIERS}
+    rows: list[list[str]] = []
+    used = {r[0].split("$")[0] for r in bv_rows} | suppliers | {b[0] for b in world.BUYERS}
+    for number, name, form, _size, in_file in world.SUPPLIERS:
+        if in_file:
+            rows.append(_scb_row(rng, "16" + number, name, forms[form]))
+    bv = [r for r in bv_rows if r[0].endswith("ORGNR-IDORG") and luhn_ok(r[0].split("$")[0])
+          and r[0].split("$")[0] not in suppliers]
+    for r in rng.sample(bv, N_SCB_FROM_BOLAGSVERKET):
+        number, form = r[0].split("$")[0], r[4].removesuffix("-ORGFO")
+        name = r[3].split("|")[0].split("$")[0]
+        rows.append(_scb_row(rng, "16" + number, name, forms[form], active=not r[5] or r[5] == "null",
+                             reg=r[8].replace("-", "")))
+    for number, name, _kommun, town, postcode, klass in world.BUYERS:
+        jurform = {"municipality": "82", "region": "84", "state_agency": "81"}[klass]
+        rows.append(_scb_row(rng, "16" + number, name, jurform, town=(town.upper(), postcode),
+                             reg="19710101"))
+    extra_public = [("212000062", "Region Jönköpings län", "84"), ("232100015", "Region Stockholm", "84"),
+                    ("202100512", "Länsstyrelsen Östergötland", "81")]
+    for stem, name, jurform in extra_public:
+        number = with_check_digit(stem)
+        used.add(number)
+        rows.append(_scb_row(rng, "16" + number, name, jurform))
+    added = {"61": [], "72": [], "63": []}
+    targets = {"61": 650, "72": 180, "63": 40}
+    prefixes = {"61": "802", "72": "802", "63": "252"}
+    for jurform, n in targets.items():
+        while len(added[jurform]) < n:
+            number = with_check_digit(prefixes[jurform] + f"{rng.randrange(10**6):06d}")
+            if number in used:
+                continue
+            used.add(number)
+            added[jurform].append(number)
+            if jurform == "61":
+                name = rng.choice([f"Föreningen {rng.choice(PLACES)} {rng.choice(TRADES)}",
+                                   f"Idrottsklubben {rng.choice(PLACES)}", f"{rng.choice(PLACES)} Hembygdsförening",
+                                   f"{rng.choice(PLACES)} Pensionärsförening", f"Föräldraföreningen {rng.choice(STREETS)}"])
+            elif jurform == "72":
+                name = rng.choice([f"Stiftelsen {rng.choice(SURNAMES)}ska fonden",
+                                   f"Stiftelsen {rng.choice(PLACES)} Folkhögskola"])
+            else:
+                name = rng.choice([f"{rng.choice(PLACES)} Missionsförsamling", f"{rng.choice(PLACES)} Pingstförsamling",
+                                   f"Svenska kyrkan {rng.choice(PLACES)} församling"])
+            rows.append(_scb_row(rng, "16" + number, name, jurform, active=rng.random() > 0.05))
+    # one invalid check digit (a company), one unparsable RegDatKtid
+    while True:
+        good = with_check_digit("559" + f"{rng.randrange(10**6):06d}")
+        bad = good[:9] + str((int(good[9]) + 4) % 10)
+        if good not in used and not luhn_ok(bad):
+            break
+    rows.append(_scb_row(rng, "16" + bad, f"{rng.choice(SURNAMES)}s {rng.choice(TRADES)} AB", "49"))
+    odd_date = rows[len(world.SUPPLIERS) + 5]
+    odd_date[SCB_COLUMNS.index("RegDatKtid")] = "0"
+    # natural persons: century + personnummer, JurForm 10 (one 00, one typed 16 + personnummer)
+    pnrs: set[str] = set()
+    persons = []
+    for i in range(N_SCB_PERSONS):
+        pnr = _personnummer(rng, pnrs)
+        pe = pnr if i != 7 else "16" + pnr[2:]
+        jurform = "00" if i == 3 else "10"
+        first, sur = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
+        persons.append((pnr, f"{first} {sur}"))
+        rows.append(_scb_row(rng, pe, f"{sur}, {first}", jurform, person=True))
+    fill = 3000 - len(rows)
+    for r in rng.sample([r for r in bv if ("16" + r[0].split("$")[0]) not in {x[13] for x in rows}], fill):
+        number, form = r[0].split("$")[0], r[4].removesuffix("-ORGFO")
+        rows.append(_scb_row(rng, "16" + number, r[3].split("|")[0].split("$")[0], forms[form]))
+    rng.shuffle(rows)
+    pe_col = SCB_COLUMNS.index("PeOrgNr")
+    info = {
+        "rows": len(rows),
+        "persons": len(persons),
+        "personnummer": sorted(p for p, _ in persons),
+        "person_names": sorted(n for _, n in persons),
+        "invalid_row_numbers": [i + 1 for i, r in enumerate(rows) if r[pe_col] == "16" + bad],
+        "odd_date_row_number": rows.index(odd_date) + 1,
+        "not_in_bolagsverket": {k: sorted(v) for k, v in added.items()},
+    }
+    return rows, info
+
+
+def write_scb(path: Path, rows: list[list[str]]) -> None:
+    text = "\r\n".join("\t".join(r) for r in [SCB_COLUMNS, *rows]) + "\r\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.comment = MARKER.encode()
+        zi = zipfile.ZipInfo(SCB_INNER, date_time=(2026, 9, 14, 0, 0, 0))
+        zi.compress_type = zipfile.ZIP_DEFLATED
+        zi.external_attr = 0o644 << 16
+        zf.writestr(zi, text.encode("latin-1"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())
+
+
+# --- ftgstat ------------------------------------------------------------------------------------
+
+FTGSTAT_MUNICIPALITIES = [  # (code, name, population ≈ 2025)
+    ("0509", "Ödeshög", 5300), ("0512", "Ydre", 3600), ("0513", "Kinda", 10000),
+    ("0560", "Boxholm", 5500), ("0561", "Åtvidaberg", 11500), ("0562", "Finspång", 22000),
+    ("0563", "Valdemarsvik", 7600), ("0580", "Linköping", 166000), ("0581", "Norrköping", 146000),
+    ("0582", "Söderköping", 14500), ("0583", "Motala", 43500), ("0584", "Vadstena", 7500),
+    ("0586", "Mjölby", 28500),
+    ("0604", "Aneby", 6900), ("0617", "Gnosjö", 9700), ("0642", "Mullsjö", 7400), ("0643", "Habo", 12500),
+    ("0662", "Gislaved", 29500), ("0665", "Vaggeryd", 14000), ("0680", "Jönköping", 145000),
+    ("0682", "Nässjö", 31500), ("0683", "Värnamo", 35000), ("0684", "Sävsjö", 11500),
+    ("0685", "Vetlanda", 27500), ("0686", "Eksjö", 17500), ("0687", "Tranås", 19000)]
+COUNTIES = {"05": "Östergötlands län", "06": "Jönköpings län"}
+FTGSTAT_FORMS = ["AB", "EK", "BRF", "HB", "I", "S", "KHF"]
+# per 1 000 inhabitants: stock, new per month, closed per month
+FTGSTAT_RATES = {"AB": (70.0, 0.35, 0.22), "EK": (2.4, 0.0015, 0.0012), "BRF": (1.3, 0.002, 0.0006),
+                 "HB": (6.0, 0.02, 0.03), "I": (1.0, 0.004, 0.004), "S": (0.35, 0.0005, 0.0006),
+                 "KHF": (0.02, 0.00008, 0.00005)}
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, lam ** 0.5)))
+    limit, k, p = pow(2.718281828459045, -lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def ftgstat_lines(rng: random.Random) -> list[str]:
+    months = [(y, m) for y in range(2023, 2027) for m in range(1, 13) if (y, m) <= (2026, 9)]
+    header = ["armanad", "ar", "manad", "handelse", "SATELAN", "LANTEXT", "SATEKOMMUN", "KOMTEXT",
+              *FTGSTAT_FORMS]
+    lines = [",".join(header)]
+    for code, name, pop in FTGSTAT_MUNICIPALITIES:
+        k = pop / 1000
+        stock = {f: max(0, round(FTGSTAT_RATES[f][0] * k * rng.uniform(0.9, 1.1))) for f in FTGSTAT_FORMS}
+        for y, m in months:
+            season = 1.25 if m in (1, 3, 9) else 0.7 if m == 7 else 1.0
+            new = {f: _poisson(rng, FTGSTAT_RATES[f][1] * k * season) for f in FTGSTAT_FORMS}
+            closed = {f: min(stock[f], _poisson(rng, FTGSTAT_RATES[f][2] * k)) for f in FTGSTAT_FORMS}
+            for f in FTGSTAT_FORMS:
+                stock[f] += new[f] - closed[f]
+            county, part = str(int(code[:2])), str(int(code[2:]))
+            for event, counts in (("1", new), ("2", stock), ("3", closed)):
+                lines.append(",".join([f"{y}{m:02d}", str(y), str(m), event, county, COUNTIES[code[:2]],
+                                       part, name, *(str(counts[f]) for f in FTGSTAT_FORMS)]))
+    return lines
+
+
 def write_zip(path: Path, inner: str, text: str) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -262,9 +467,19 @@ def main() -> dict:
         lines.append(f'{n},"{name}",{_date(rng, date(2023, 1, 1), date(2026, 6, 30)).isoformat()}')
     write_csv(SAMPLES / "ideburen" / "ideburen.csv", "org_number,name,registered", lines)
     info["ideburen_rows"] = len(lines)
+
+    scb, scb_info = scb_rows(random.Random(SEED + 1), rows)
+    write_scb(SAMPLES / "scb-register" / "scb_bulkfil.zip", scb)
+    info["scb"] = scb_info
+    ft = ftgstat_lines(random.Random(SEED + 2))
+    path = SAMPLES / "ftgstat" / "ftgstat_oppna.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\r\n".join([f"# {MARKER}", *ft]) + "\r\n").encode("latin-1"))
+    info["ftgstat_lines"] = len(ft) - 1
     return info
 
 
 if __name__ == "__main__":
     info = main()
-    print({k: v for k, v in info.items() if k != "personnummer"})
+    print({k: v for k, v in info.items() if k not in ("personnummer", "scb")})
+    print({k: v for k, v in info["scb"].items() if k not in ("personnummer", "person_names", "not_in_bolagsverket")})

@@ -155,6 +155,54 @@ def test_parse_zip_equals_text():
         assert zip_frames[k].equals(v)
 
 
+@pytest.mark.parametrize("block", [1, 7, 64, 1000])
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "latin-1"])
+def test_streaming_in_tiny_blocks_gives_the_same_frames(block, encoding):
+    """Block boundaries inside lines, inside ``\r\n`` and inside a UTF-8 character; a latin-1
+    text whose first non-UTF-8 byte comes after several blocks (the whole stream is re-read)."""
+    data = TEXT.encode(encoding)
+    whole = bolagsverket.parse(data, "x.txt")
+    for source in (data, _zip({"bolagsverket_bulkfil.txt": data})):
+        got = bolagsverket.parse(source, "x.zip" if source is not data else "x.txt", block=block)
+        for k, v in whole.items():
+            assert got[k].equals(v), (k, block)
+    assert whole["bolagsverket_organisation"]["name"].to_list()[1] == "Kooperativet Åby ek. för."
+
+
+def test_latin1_detected_late_is_reread_from_the_start():
+    rows = [LINES[1]] * 500 + [LINES[4]]            # 'Föreningen' in latin-1 only at the end
+    data = "\n".join([HEADER, *rows]).encode("latin-1")
+    frames = bolagsverket.parse(data, "x.txt", block=4096)
+    org = frames["bolagsverket_organisation"]
+    assert org.height == 501 and org["name"][-1] == 'Föreningen "Vi i Ydre"'
+    assert org["name"][0] == "Acme AB" and org["row_number"][-1] == 501
+
+
+def test_bom_but_not_utf8_is_one_line_error_with_offset():
+    data = b"\xef\xbb\xbf" + (HEADER + "\n").encode() + LINES[1].encode() + b"\n\xff\n"
+    with pytest.raises(ParseError, match=r"byte-order mark but is not UTF-8 \(byte offset \d+\)"):
+        bolagsverket.parse(data, "x.txt", block=16)
+
+
+def test_row_numbers_survive_blank_lines_and_block_edges():
+    text = "\r\n".join([HEADER, LINES[1], "", "", LINES[6], "  ", LINES[8]]) + "\r\n\r\n"
+    for block in (3, 50, 10_000):
+        frames = bolagsverket.parse(text.encode(), "x.txt", block=block)
+        assert frames["bolagsverket_organisation"]["row_number"].to_list() == [1, 4]
+        assert frames["bolagsverket_rejected"].to_dicts() == [
+            {"row_number": 6, "reason": "expected 11 fields, found 4"}]
+    headerless = "\n".join([LINES[1], LINES[6]])
+    assert bolagsverket.parse(headerless.encode(), "x.txt")["bolagsverket_organisation"][
+        "row_number"].to_list() == [1, 2]
+
+
+def test_empty_input_gives_empty_frames():
+    frames = bolagsverket.parse(b"", "x.txt")
+    assert frames["bolagsverket_organisation"].height == 0
+    assert frames["bolagsverket_organisation"].schema == pl.Schema(bolagsverket.ORGANISATION_SCHEMA)
+    assert frames["bolagsverket_sole_traders"]["count"].to_list() == [0]
+
+
 def test_bad_date_is_rejected_without_content():
     line = LINES[1].replace('"2020-01-01";"Runs', '"2020-13-45";"Runs')
     frames = bolagsverket.parse(("\n".join([HEADER, line])).encode(), "x.txt")
@@ -241,7 +289,7 @@ def test_sample_generator_is_deterministic(tmp_path, monkeypatch):
     info = gen.main()
     assert info["invalid_row_numbers"] == [889, 1650]
     for rel in ["bolagsverket/bolagsverket_bulkfil.zip", "wise/wise.csv", "iop/iop.csv",
-                "ideburen/ideburen.csv"]:
+                "ideburen/ideburen.csv", "scb-register/scb_bulkfil.zip", "ftgstat/ftgstat_oppna.csv"]:
         assert (tmp_path / rel).read_bytes() == (SAMPLES / rel).read_bytes(), rel
 
 
@@ -275,7 +323,7 @@ def test_iop_end_before_start_and_municipality_code():
 
 def test_tables_registry():
     assert set(TABLES) == {"bolagsverket_organisation", "wise_enterprise", "iop_agreement",
-                           "ideburen_register"}
+                           "ideburen_register", "scb_register_organisation", "ftgstat_registration"}
 
 
 # --- curated CSVs ------------------------------------------------------------------------------
@@ -347,6 +395,90 @@ def test_bolagsverket_fetch_conditional_get(httpserver):
     (got,) = bolagsverket.fetch(FetchContext(base_url=base))
     assert got.data == body and got.ext == "zip" and got.http_status == 200
     assert got.extra == {"etag": '"v2"', "last_modified": "Mon, 14 Sep 2026 01:27:00 GMT"}
+
+
+def _zip_body(n: int = 300) -> bytes:
+    return _zip({"bolagsverket_bulkfil.txt": (TEXT * n).encode()}, zipfile.ZIP_STORED)
+
+
+def test_bolagsverket_fetch_sends_validators_and_handles_304(httpserver, tmp_path):
+    path = "/bolagsverket/bolagsverket_bulkfil.zip"
+    httpserver.expect_ordered_request(path, headers={
+        "If-None-Match": '"v1"', "If-Modified-Since": "Mon, 07 Sep 2026 01:27:00 GMT"}
+    ).respond_with_data("", status=304)
+    ctx = FetchContext(base_url=httpserver.url_for("/"), etag='"v1"',
+                       last_modified="Mon, 07 Sep 2026 01:27:00 GMT")
+    assert bolagsverket.fetch(ctx, folder=tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bolagsverket_fetch_resumes_an_interrupted_download(httpserver, tmp_path):
+    from werkzeug import Response
+    path = "/bolagsverket/bolagsverket_bulkfil.zip"
+    body = _zip_body()
+    cut = len(body) // 3
+    seen: list[dict] = []
+
+    def handler(request):
+        seen.append({k: request.headers.get(k) for k in ("Range", "If-Range", "If-None-Match")})
+        if len(seen) == 1:                                        # dies after a third
+            def broken():
+                yield body[:cut]
+                raise ConnectionResetError("gone")
+            return Response(broken(), status=200, headers={
+                "ETag": '"v2"', "Last-Modified": "Mon, 14 Sep 2026 01:27:00 GMT",
+                "Content-Length": str(len(body))}, direct_passthrough=True)
+        start = int(request.headers["Range"].removeprefix("bytes=").rstrip("-"))
+        return Response(body[start:], status=206, headers={
+            "ETag": '"v2"', "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}",
+            "Content-Length": str(len(body) - start)})
+
+    httpserver.expect_request(path).respond_with_handler(handler)
+    ctx = FetchContext(base_url=httpserver.url_for("/"), etag='"v1"')
+    (got,) = bolagsverket.fetch(ctx, folder=tmp_path)
+    assert got.data == body and got.http_status == 206 and got.ext == "zip"
+    assert got.extra == {"etag": '"v2"', "last_modified": "Mon, 14 Sep 2026 01:27:00 GMT"}
+    assert seen[0] == {"Range": None, "If-Range": None, "If-None-Match": '"v1"'}
+    resumed_at = int(seen[1]["Range"].removeprefix("bytes=").rstrip("-"))
+    assert 0 < resumed_at <= cut and seen[1]["If-Range"] == '"v2"'      # what had arrived
+    assert list(tmp_path.iterdir()) == []                          # partial file cleaned up
+    assert bolagsverket.parse(got.data, "b.zip")["bolagsverket_organisation"].height == 4 * 300
+
+
+def test_bolagsverket_fetch_resumes_a_partial_file_from_an_earlier_run(httpserver, tmp_path):
+    import hashlib
+    import json
+    path = "/bolagsverket/bolagsverket_bulkfil.zip"
+    body = _zip_body()
+    url = httpserver.url_for(path)
+    stem = f"bolagsverket-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+    (tmp_path / f"{stem}.part").write_bytes(body[:1000])
+    (tmp_path / f"{stem}.part.json").write_text(json.dumps({"etag": '"v2"', "last_modified": None}))
+    httpserver.expect_ordered_request(path, headers={"Range": "bytes=1000-", "If-Range": '"v2"'}
+                                      ).respond_with_data(body[1000:], status=206, headers={
+                                          "ETag": '"v2"', "Content-Range": f"bytes 1000-{len(body) - 1}/{len(body)}"})
+    (got,) = bolagsverket.fetch(FetchContext(base_url=httpserver.url_for("/")), folder=tmp_path)
+    assert got.data == body and got.extra["etag"] == '"v2"'
+
+
+def test_bolagsverket_fetch_size_and_ratio_guards(httpserver, tmp_path, monkeypatch):
+    from sources.http import FetchError
+    path = "/bolagsverket/bolagsverket_bulkfil.zip"
+    base = httpserver.url_for("/")
+    httpserver.expect_ordered_request(path).respond_with_data(_zip_body(), headers={"ETag": '"a"'})
+    monkeypatch.setattr(bolagsverket, "MAX_DOWNLOAD", 10_000)
+    monkeypatch.setattr(bolagsverket.download, "__kwdefaults__",
+                        {**bolagsverket.download.__kwdefaults__, "max_bytes": 10_000})
+    with pytest.raises(FetchError, match="above the limit of 10000"):
+        bolagsverket.fetch(FetchContext(base_url=base), folder=tmp_path)
+    monkeypatch.undo()
+    bomb = _zip({"bolagsverket_bulkfil.txt": b"\0" * (20 * 1024 * 1024)})
+    httpserver.expect_ordered_request(path).respond_with_data(bomb, headers={"ETag": '"b"'})
+    with pytest.raises(ParseError, match="ratio above 200:1"):
+        bolagsverket.fetch(FetchContext(base_url=base), folder=tmp_path)
+    httpserver.expect_ordered_request(path).respond_with_data(b"<html>busy</html>")
+    with pytest.raises(ParseError, match="not a zip"):
+        bolagsverket.fetch(FetchContext(base_url=base), folder=tmp_path)
 
 
 # --- reference tables --------------------------------------------------------------------------

@@ -72,6 +72,45 @@ labour_values AS (
     UNION ALL SELECT 'lm_registered_unemployment_rate', region_code, period, sex, registered_unemployed, registered_labour_force, has_break, 'final' FROM af_labour
     UNION ALL SELECT 'lm_long_term_unemployed_count', region_code, period, sex, unemployed_12m, NULL, has_break, 'final' FROM af_labour
     UNION ALL SELECT 'lm_long_term_unemployed_share', region_code, period, sex, unemployed_12m, registered_unemployed, has_break, 'final' FROM af_labour
+),
+-- Social economy: registrations (Bolagsverket's statistics), per municipality, county and country.
+registrations AS (
+    SELECT year, month, event, organisation_form, municipality_code AS region_code, registrations FROM core.registration_stat
+    UNION ALL SELECT year, month, event, organisation_form, county_code, registrations FROM core.registration_stat
+    UNION ALL SELECT year, month, event, organisation_form, '00', registrations FROM core.registration_stat
+),
+last_month AS (SELECT year, max(month) AS month FROM core.registration_stat GROUP BY year),
+-- stock at the last reported month of each year: ideella föreningar (I), stiftelser (S),
+-- ekonomiska föreningar (EK) and europakooperativ (SCE) registered with Bolagsverket
+ideburen_stock AS (
+    SELECT r.region_code, r.year, sum(r.registrations) AS registered, any_value(l.month) AS month
+    FROM registrations r JOIN last_month l USING (year, month)
+    WHERE r.event = 'registered' AND r.organisation_form IN ('I', 'S', 'EK', 'SCE')
+    GROUP BY ALL
+),
+-- population 20–64 at the latest month SCB has published for that year
+population AS (
+    SELECT region_code, left(period, 4)::INTEGER AS year, arg_max(value, period) AS value
+    FROM core.labour_market
+    WHERE source LIKE 'pxweb:%' AND measure = 'population' AND sex = 'T' AND age_group = '20-64'
+      AND value IS NOT NULL
+    GROUP BY ALL
+),
+social_economy_values AS (
+    SELECT 'se_ideburen_density' AS indicator_id, s.region_code, s.year::VARCHAR AS period, 'T' AS sex,
+           s.registered::DECIMAL(18,2) AS numerator, p.value::DECIMAL(18,2) AS denominator,
+           s.registered::BIGINT AS n,
+           CASE WHEN p.value IS NULL OR p.value = 0 THEN NULL
+                ELSE round(10000 * s.registered::DECIMAL(18,2) / p.value::DECIMAL(18,2), 1) END AS value,
+           CASE WHEN s.month < 12 THEN 'preliminary' ELSE 'final' END AS status
+    FROM ideburen_stock s
+    LEFT JOIN population p ON p.region_code = s.region_code AND p.year = s.year
+    UNION ALL
+    SELECT 'se_new_cooperatives', region_code, year::VARCHAR, 'T', sum(registrations)::DECIMAL(18,2), NULL,
+           sum(registrations)::BIGINT, sum(registrations)::DECIMAL(18,2),
+           CASE WHEN max(month) < 12 THEN 'preliminary' ELSE 'final' END
+    FROM registrations WHERE event = 'new' AND organisation_form IN ('EK', 'SCE')
+    GROUP BY region_code, year
 )
 SELECT indicator_id, region_code, period, sex,
        CASE WHEN n < min_n OR n = 0 THEN NULL
@@ -92,6 +131,10 @@ SELECT l.indicator_id, l.region_code, l.period, l.sex,
             WHEN l.has_break THEN 'break' ELSE l.base_status END,
        'published statistics'
 FROM labour_values l JOIN kinds k USING (indicator_id)
+UNION ALL
+SELECT e.indicator_id, e.region_code, e.period, e.sex, e.value::DECIMAL(18,4), e.numerator, e.denominator,
+       e.n, k.unit, NULL::DECIMAL(9,4), e.status, 'registrations'
+FROM social_economy_values e JOIN kinds k USING (indicator_id)
 ORDER BY indicator_id, region_code, period, sex;
 
 ALTER TABLE marts.indicator_value ADD COLUMN computed_at TIMESTAMPTZ;
