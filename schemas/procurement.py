@@ -1,4 +1,6 @@
-"""pandera (polars) models for the TED tables produced by ``sources.ted.parse``.
+"""pandera (polars) models for the procurement tables: TED (``sources.ted.parse``; eForms and
+legacy TED-XML land in the same tables) and Upphandlingsmyndigheten's national figures
+(``sources.uhm.parse``).
 
 Dtypes match ``sources.ted.SCHEMAS``: amounts are ``Decimal(18, 2)``, code lists
 ``List(String)`` (null = not stated, never an empty list). Both dtypes validate natively in
@@ -25,7 +27,8 @@ STRS = pl.List(pl.String)
 class TedNotice(pa.DataFrameModel):
     notice_id: str = pa.Field(nullable=False)
     notice_version: str = pa.Field(nullable=True)
-    sdk_version: str = pa.Field(nullable=True, str_startswith="eforms-sdk-")
+    # eForms ``cbc:CustomizationID`` (any SDK version is accepted) or the TED-XML schema release
+    sdk_version: str = pa.Field(nullable=True, str_matches=r"^(eforms-sdk-\S+|R2\.0\.\d)$")
     notice_subtype: str = pa.Field(nullable=False)
     notice_type: str = pa.Field(nullable=True)
     form_type: str = pa.Field(nullable=True)
@@ -150,7 +153,24 @@ class TedAward(pa.DataFrameModel):
         unique = ["notice_id", "notice_version", "result_id", "lot_id", "tender_id", "winner_org_ref"]
 
 
+class UhmNationalFigure(pa.DataFrameModel):
+    """Upphandlingsmyndigheten's published national figures (``sources.uhm``): one value per year
+    and measure, with the page it was transcribed from."""
+    year: pl.Int32 = pa.Field(nullable=False, ge=2000, le=2100)
+    measure: str = pa.Field(nullable=False, str_matches=r"^[a-z][a-z0-9_]*$")
+    value: DEC = pa.Field(nullable=False, ge=0)
+    unit: str = pa.Field(nullable=False, isin=["procurements", "percent", "SEK bn", "organisations",
+                                              "bidders per procurement"])
+    source_url: str = pa.Field(nullable=False, str_startswith="https://")
+    published: pl.Date = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        unique = ["year", "measure"]
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
+    "uhm_national_figure": UhmNationalFigure,
     "ted_notice": TedNotice,
     "ted_buyer": TedBuyer,
     "ted_lot": TedLot,

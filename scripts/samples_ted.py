@@ -9,6 +9,11 @@ procedure has a competition notice (16 cn-standard, 20/21 cn-social) and most ha
 Special cases (procedure key → what it exercises) are listed in ``SPECIAL_CASES``; tests find a
 procedure's BT-04 with ``procedure_id(key)``.
 
+Three legacy TED-XML (R2.0.9) notices of 2022, before Swedish buyers moved to eForms, are written
+by ``legacy_notices()`` (``LEGACY``): an F02 contract notice reserved for sheltered workshops with
+its F03 award (linked by ``REF_NOTICE``), and an F21 award of a light-regime service without a
+reference to a call. Their files are named by DOC_ID (``<number>-2022.xml``).
+
 Usage: python scripts/samples_ted.py [--out DIR]
 """
 from __future__ import annotations
@@ -485,6 +490,128 @@ def notice_xml(p: Procedure, kind: str, pub: date, pubno: str) -> str:
             f"{ext}{body}</{root}>\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# Legacy TED-XML (R2.0.9), 2022
+
+TED_NS = "http://publications.europa.eu/resource/schema/ted/R2.0.9/publication"
+
+
+@dataclass
+class LegacyNotice:
+    key: str                      # procedure key (L01, L02)
+    kind: str                     # "cn" | "can"
+    form: str                     # F02_2014 | F03_2014 | F21_2014
+    doc_id: str                   # DOC_ID, e.g. 101234-2022
+    pub: date
+    buyer: int                    # index into BUYERS
+    title: str
+    cpv: str
+    notice_type: str | None = None          # F21: CONTRACT | AWARD_CONTRACT
+    ref: str | None = None                  # DOC_ID of the referenced call (awards)
+    sheltered_workshop: bool = False        # LEFTI/RESTRICTED_SHELTERED_WORKSHOP (calls)
+    estimate: int | None = None
+    winner: int | None = None               # index into SUPPLIERS (awards)
+    value: int | None = None
+    tenders: int | None = None
+
+
+LEGACY = [
+    LegacyNotice("L01", "cn", "F02_2014", "118204-2022", D(2022, 3, 4), 5,
+                 "Kafé och vaktmästeri i kommunhuset (reserverad)", "55330000",
+                 sheltered_workshop=True, estimate=2_400_000),
+    LegacyNotice("L01", "can", "F03_2014", "344071-2022", D(2022, 6, 28), 5,
+                 "Kafé och vaktmästeri i kommunhuset (reserverad)", "55330000",
+                 ref="118204-2022", winner=10, value=2_250_000, tenders=2),
+    LegacyNotice("L02", "can", "F21_2014", "512980-2022", D(2022, 9, 20), 10,
+                 "Boendestöd för personer med psykisk funktionsnedsättning", "85311000",
+                 notice_type="AWARD_CONTRACT", winner=15, value=6_800_000, tenders=3),
+]
+
+SPECIAL_CASES.update({
+    "L01": "legacy TED-XML 2022: F02 with RESTRICTED_SHELTERED_WORKSHOP, F03 award via REF_NOTICE",
+    "L02": "legacy TED-XML 2022: F21 award (light regime) without a referenced call",
+})
+
+
+def ojs_reference(doc_id: str, pub: date) -> str:
+    number, year = doc_id.split("-")
+    return f"{year}/S {ojs_issue(pub).split('/')[0]:0>3}-{number}"
+
+
+def legacy_notice_xml(n: LegacyNotice) -> str:
+    number, name, _kommun, town, postcode, _cls = BUYERS[n.buyer]
+    award = n.kind == "can"
+    td = ("7", "Contract award notice") if award else ("3", "Contract notice")
+    ref = (f"<REF_NOTICE><NO_DOC_OJS>{ojs_reference(n.ref, n.pub)}</NO_DOC_OJS></REF_NOTICE>"
+           if n.ref else "")
+    notice = f'<NOTICE TYPE="{n.notice_type}"/>' if n.notice_type else ""
+    estimate = (f'<VAL_ESTIMATED_TOTAL CURRENCY="SEK">{n.estimate}</VAL_ESTIMATED_TOTAL>'
+                if n.estimate else "")
+    lefti = ""
+    if not award:
+        lefti = ("<LEFTI><SUITABILITY><P>Registrerad i aktiebolags- eller handelsregister.</P></SUITABILITY>"
+                 + ("<RESTRICTED_SHELTERED_WORKSHOP/>" if n.sheltered_workshop else "")
+                 + "</LEFTI>")
+    procedure = "<PROCEDURE><PT_OPEN/>" + (
+        f"<NOTICE_NUMBER_OJ>{ojs_reference(n.ref, n.pub)}</NOTICE_NUMBER_OJ>" if n.ref else "") + \
+        ("" if award else f"<DATE_RECEIPT_TENDERS>{n.pub + timedelta(days=35)}</DATE_RECEIPT_TENDERS>"
+                          "<TIME_RECEIPT_TENDERS>23:59</TIME_RECEIPT_TENDERS>"
+                          '<LANGUAGES><LANGUAGE VALUE="SV"/></LANGUAGES>') + "</PROCEDURE>"
+    award_xml = ""
+    if award:
+        w_number, w_name, _form, size, _in_file = SUPPLIERS[n.winner]
+        sme = "<SME/>" if size in ("micro", "small", "medium") else "<NO_SME/>"
+        award_xml = (
+            '<AWARD_CONTRACT ITEM="1"><AWARDED_CONTRACT>'
+            f"<DATE_CONCLUSION_CONTRACT>{n.pub - timedelta(days=20)}</DATE_CONCLUSION_CONTRACT>"
+            f"<TENDERS><NB_TENDERS_RECEIVED>{n.tenders}</NB_TENDERS_RECEIVED></TENDERS>"
+            "<CONTRACTORS><NO_AWARDED_TO_GROUP/><CONTRACTOR><ADDRESS_CONTRACTOR>"
+            f"<OFFICIALNAME>{e(w_name)}</OFFICIALNAME><NATIONALID>{w_number[:6]}-{w_number[6:]}</NATIONALID>"
+            f'<TOWN>{e(town)}</TOWN><COUNTRY VALUE="SE"/><n2016:NUTS CODE="{buyer_nuts(n.buyer)}"/>'
+            f"</ADDRESS_CONTRACTOR>{sme}</CONTRACTOR></CONTRACTORS>"
+            f'<VALUES><VAL_TOTAL CURRENCY="SEK">{n.value}</VAL_TOTAL></VALUES>'
+            "</AWARDED_CONTRACT></AWARD_CONTRACT>")
+    nuts = buyer_nuts(n.buyer)
+    form_no = n.form[:3]
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{HEADER}\n'
+        f'<TED_EXPORT xmlns="{TED_NS}" xmlns:n2016="http://publications.europa.eu/resource/schema/ted/2016/nuts" '
+        f'VERSION="R2.0.9.S05.E01" DOC_ID="{n.doc_id}" EDITION="{n.pub.year}{ojs_issue(n.pub).split("/")[0]:0>3}">'
+        f"<TECHNICAL_SECTION><FORM_LG_LIST>SV </FORM_LG_LIST></TECHNICAL_SECTION>"
+        "<CODED_DATA_SECTION>"
+        f"<REF_OJS><COLL_OJ>S</COLL_OJ><NO_OJ>{ojs_issue(n.pub).split('/')[0]}</NO_OJ>"
+        f"<DATE_PUB>{n.pub:%Y%m%d}</DATE_PUB></REF_OJS>"
+        f"<NOTICE_DATA><NO_DOC_OJS>{ojs_reference(n.doc_id, n.pub)}</NO_DOC_OJS><LG_ORIG>SV</LG_ORIG>"
+        f'<ISO_COUNTRY VALUE="SE"/><ORIGINAL_CPV CODE="{n.cpv}">{n.cpv}</ORIGINAL_CPV>'
+        f'<n2016:PERFORMANCE_NUTS CODE="{nuts}">{nuts}</n2016:PERFORMANCE_NUTS>{ref}</NOTICE_DATA>'
+        f"<CODIF_DATA><DS_DATE_DISPATCH>{n.pub - timedelta(days=5):%Y%m%d}</DS_DATE_DISPATCH>"
+        '<AA_AUTHORITY_TYPE CODE="R">Regional or local authority</AA_AUTHORITY_TYPE>'
+        f'<TD_DOCUMENT_TYPE CODE="{td[0]}">{td[1]}</TD_DOCUMENT_TYPE>'
+        '<NC_CONTRACT_NATURE CODE="4">Services</NC_CONTRACT_NATURE><PR_PROC CODE="1">Open procedure</PR_PROC>'
+        '<MA_MAIN_ACTIVITIES CODE="S">General public services</MA_MAIN_ACTIVITIES></CODIF_DATA>'
+        "</CODED_DATA_SECTION>"
+        f'<FORM_SECTION><{n.form} CATEGORY="ORIGINAL" FORM="{form_no}" LG="SV">'
+        f'<LEGAL_BASIS VALUE="32014L0024"/>{notice}'
+        "<CONTRACTING_BODY><ADDRESS_CONTRACTING_BODY>"
+        f"<OFFICIALNAME>{e(name)}</OFFICIALNAME><NATIONALID>{number[:6]}-{number[6:]}</NATIONALID>"
+        f"<TOWN>{e(town)}</TOWN><POSTAL_CODE>{postcode[:3]} {postcode[3:]}</POSTAL_CODE>"
+        f'<COUNTRY VALUE="SE"/><n2016:NUTS CODE="{nuts}"/></ADDRESS_CONTRACTING_BODY>'
+        '<CA_TYPE VALUE="REGIONAL_AUTHORITY"/><CA_ACTIVITY VALUE="GENERAL_PUBLIC_SERVICES"/>'
+        "</CONTRACTING_BODY>"
+        f"<OBJECT_CONTRACT><TITLE><P>{e(n.title)}</P></TITLE>"
+        f'<CPV_MAIN><CPV_CODE CODE="{n.cpv}"/></CPV_MAIN><TYPE_CONTRACT CTYPE="SERVICES"/>{estimate}'
+        f'<NO_LOT_DIVISION/><OBJECT_DESCR ITEM="1"><n2016:NUTS CODE="{nuts}"/>'
+        f"<SHORT_DESCR><P>{e(n.title)}</P></SHORT_DESCR></OBJECT_DESCR></OBJECT_CONTRACT>"
+        f"{lefti}{procedure}{award_xml}"
+        f"<COMPLEMENTARY_INFO><DATE_DISPATCH_NOTICE>{n.pub - timedelta(days=5)}</DATE_DISPATCH_NOTICE>"
+        f"</COMPLEMENTARY_INFO></{n.form}></FORM_SECTION></TED_EXPORT>\n")
+
+
+def legacy_notices() -> list[tuple[str, str, str, str]]:
+    """(procedure key, kind, DOC_ID, xml) for every legacy sample notice."""
+    return [(n.key, n.kind, n.doc_id, legacy_notice_xml(n)) for n in LEGACY]
+
+
 def notices() -> list[tuple[str, str, str, str]]:
     """(procedure key, kind, publication number, xml) for every sample notice."""
     out = []
@@ -496,7 +623,7 @@ def notices() -> list[tuple[str, str, str, str]]:
             seq += 1
             pubno = publication_number(pub, seq)
             out.append((p.key, kind, pubno, notice_xml(p, kind, pub, pubno)))
-    return out
+    return out + legacy_notices()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     items = notices()
     for _key, _kind, pubno, xml in items:
         (args.out / f"{pubno}.xml").write_text(xml, encoding="utf-8")
-    print(f"wrote {len(items)} notices for {len(PROCEDURES)} procedures to {args.out}")
+    keys = {key for key, _kind, _n, _x in items}
+    print(f"wrote {len(items)} notices for {len(keys)} procedures to {args.out}")
     return 0
 
 

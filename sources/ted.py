@@ -1,12 +1,13 @@
-"""TED: select Swedish notices with the Search API v3, download their eForms XML, and read it.
+"""TED: select Swedish notices with the Search API v3, download their XML, and read it.
 
-``parse`` turns one eForms UBL notice (or a zip / tar.gz daily package of many) into five tables
-(``ted_notice``, ``ted_buyer``, ``ted_lot``, ``ted_lot_result``, ``ted_award``) plus
-``ted_rejected`` (archive members that could not be read). ``inspect`` gives a JSON-able summary
-per notice built from the same extraction. XPaths follow shared/reference/notes/procurement.md §2
+``parse`` turns one notice (eForms UBL, or legacy TED-XML R2.0.9 — dispatched on the root element)
+or a zip / tar.gz daily package of many into five tables (``ted_notice``, ``ted_buyer``,
+``ted_lot``, ``ted_lot_result``, ``ted_award``) plus ``ted_rejected`` (archive members that could
+not be read). ``inspect`` gives a JSON-able summary per notice built from the same extraction, with
+the same keys for both formats. eForms XPaths follow shared/reference/notes/procurement.md §2
 (eForms SDK ``fields.json``); namespaces are matched by URI, never by prefix.
 
-Rules worth knowing:
+Rules worth knowing (eForms):
 - absence of an optional flag (BT-71, BT-06, BT-775, BT-776, BT-774/805) is ``null``, never ``[]``;
 - BT-775 is read under list name ``social-objective`` and the SDK-1.0 name ``social-procurement``;
 - winners follow procurement.md §2.6: ``selec-w`` results (or results without BT-142, e.g. VEAT)
@@ -14,12 +15,57 @@ Rules worth knowing:
   ``open-nw`` never give winners; without any LotResult, each LotTender with its own lot;
   contract-modification notices (subtypes 38–40) change an earlier award and give no award rows;
 - a winner that is a natural person (BT-633) or whose identifier looks like a personnummer keeps
-  neither identifier nor name; org numbers are only derived for Swedish (or country-less) parties.
+  neither identifier nor name; org numbers are only derived for Swedish (or country-less) parties;
+- an unknown subtype or SDK version is kept as published (core classifies the subtype as 'other').
+
+Legacy TED-XML (R2.0.9; the R2.0.8 namespace is accepted for the same ``Fnn_2014`` forms), read
+into the same tables, columns and dtypes (procurement.md §4):
+- forms F01, F02, F03, F04, F05, F06, F21, F22 (``FORM_SECTION/*`` with ``@CATEGORY='ORIGINAL'``);
+  other forms (F14 corrigenda, F15 VEAT, F20 modifications, defence, concessions, R2.0.8's old
+  forms) raise ``ParseError`` naming the form;
+- ``notice_id`` = ``publication_number`` = ``@DOC_ID`` (``091489-2019``), ``notice_version`` "1",
+  ``sdk_version`` "R2.0.9" (or "R2.0.8"), ``legal_basis`` = ``LEGAL_BASIS/@VALUE``;
+- ``notice_subtype`` from form + ``NOTICE/@TYPE`` (or ``TD_DOCUMENT_TYPE/@CODE`` when the form has
+  no NOTICE element), as in the official converter's table (OP-TED/ted-xml-data-converter,
+  ``xslt/notice-type-mapping.xml``): see ``LEGACY_SUBTYPES``; ``notice_type`` / ``form_type`` are
+  the BT-02 / BT-03 codes of that subtype (``cn-standard``/``competition`` …);
+- ``procedure_id``: TED-XML has no procedure identifier. It is the earliest notice referenced in
+  ``NOTICE_DATA/REF_NOTICE/NO_DOC_OJS`` or ``PROCEDURE/NOTICE_NUMBER_OJ`` (``2019/S 237-581525``
+  → ``581525-2019``), else the notice's own DOC_ID — so an award links to its call. A call that
+  itself references a PIN takes the PIN's number, and an award that references only the call
+  then misses the PIN: the link is as good as the references the buyer filled in;
+- ``publication_date`` = ``REF_OJS/DATE_PUB``; ``issue_date`` = ``DATE_DISPATCH_NOTICE``, else
+  ``DS_DATE_DISPATCH``, else the publication date;
+- buyers: ``ADDRESS_CONTRACTING_BODY`` (+ ``…_ADDITIONAL`` for joint procurement), ids
+  ``ORG-0001``…; ``CA_TYPE/@VALUE`` → BT-11 by ``LEGACY_CA_TYPE`` (the converter's
+  ``ca-types-mapping.xml``; note ``REGIONAL_AUTHORITY`` means "regional or local authority" and
+  maps to ``ra``, so a municipality is only classed by its name or the curated buyer table);
+  ``CA_ACTIVITY`` / ``CE_ACTIVITY`` → BT-10 / BT-610 codes; countries alpha-2 → alpha-3;
+- lots: ``OBJECT_DESCR`` (``LOT_NO`` n → ``LOT-000n``; no lot number → ``LOT-0000``), main CPV
+  from ``OBJECT_CONTRACT/CPV_MAIN``, NUTS from ``OBJECT_DESCR/n2016:NUTS``;
+- reserved contracts (section III.1.5 ``LEFTI``, planning and competition notices only):
+  ``RESTRICTED_SHELTERED_WORKSHOP`` → BT-71 ``res-ws``, ``RESERVED_ORGANISATIONS_SERVICE_MISSION``
+  → ``res-pub-ser``, neither → ``["none"]`` (the form has the tick boxes);
+  ``RESTRICTED_SHELTERED_PROGRAM`` → BT-736 ``yes``, else ``no``. A notice without ``LEFTI``
+  (every award form) leaves both null;
+- strategic / social / innovation / green are always null: the legacy forms have no structured
+  fields for them (social content is free text in award criteria and performance conditions);
+- results: one ``ted_lot_result`` per ``AWARD_CONTRACT`` (``RES-<ITEM>``): ``selec-w`` with
+  ``AWARDED_CONTRACT``, ``clos-nw`` with ``NO_AWARDED_CONTRACT`` (non-award reason left null: the
+  legacy reasons do not map 1:1), tenders received = ``NB_TENDERS_RECEIVED``;
+- awards: one ``ted_award`` row per ``CONTRACTOR`` sharing one tender (``TEN-<ITEM>``) and
+  tendering party; ``group_size`` = number of contractors (``AWARDED_TO_GROUP``), ``group_lead``
+  null (not in the form); ``winner_size`` "sme" for ``<SME/>``, null otherwise (``<NO_SME/>`` says
+  "not an SME", which is not a BT-165 code); value = ``VALUES/VAL_TOTAL`` with its currency (a
+  range ``VAL_RANGE_TOTAL`` gives null); the personnummer rule of eForms applies. One CONTRACTOR
+  may hold a whole consortium with comma-separated NATIONALIDs: it stays one row, no org number.
 """
 from __future__ import annotations
 
 import io
 import json
+import re
+import time
 import tarfile
 import zipfile
 from datetime import date, timedelta
@@ -39,7 +85,10 @@ DEFAULT_BASE = "https://api.ted.europa.eu"
 SEARCH_PATH = "/v3/notices/search"
 SEARCH_FIELDS = ["publication-number", "notice-identifier"]
 PAGE_LIMIT = 250
-MAX_MEMBER_BYTES = 64 * 1024 * 1024      # one notice; real ones are well under 1 MB
+MAX_PAGES = 100_000
+RETRY_TIMED_OUT_SECONDS = 5.0              # pause before asking a timed-out page once more
+MAX_NOTICE_BYTES = 50 * 1024 * 1024      # one notice; real ones are well under 1 MB
+MAX_MEMBER_BYTES = MAX_NOTICE_BYTES
 MODIFICATION_SUBTYPES = {"38", "39", "40"}
 
 NS = {
@@ -269,6 +318,10 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 
 
 def _root_of(data: bytes) -> etree._Element:
+    """The root element of one notice (eForms or TED-XML), refusing oversized input and DTDs."""
+    if len(data) > MAX_NOTICE_BYTES:
+        raise ParseError(f"notice larger than {MAX_NOTICE_BYTES // (1024 * 1024)} MB "
+                         f"({len(data)} bytes)")
     head = data[:8192].lstrip()
     if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
         raise ParseError("DTD/entities are refused")
@@ -279,12 +332,18 @@ def _root_of(data: bytes) -> etree._Element:
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise ParseError("DTD/entities are refused")
-    local = etree.QName(root).localname
-    if local == "TED_EXPORT":
-        raise ParseError("legacy TED-XML (R2.0.9) is not supported yet")
-    if local not in EFORMS_ROOTS:
-        raise ParseError(f"not an eForms notice: root element <{local}>")
     return root
+
+
+def _read(data: bytes) -> dict[str, list[dict]]:
+    """Rows of the five notice tables for one notice, dispatched on its root element."""
+    root = _root_of(data)
+    qname = etree.QName(root)
+    if qname.localname == "TED_EXPORT":
+        return _extract_legacy(root, qname.namespace)
+    if qname.localname not in EFORMS_ROOTS:
+        raise ParseError(f"not an eForms or TED-XML notice: root element <{qname.localname}>")
+    return _extract(root)
 
 
 def _organisations(ext) -> dict[str, dict]:
@@ -473,6 +532,309 @@ def _results(ext, key: dict, orgs: dict[str, dict], subtype: str) -> tuple[list[
 
 
 # ---------------------------------------------------------------------------------------------
+# Legacy TED-XML (R2.0.9 / R2.0.8 namespace, ``Fnn_2014`` forms)
+
+LEGACY_NS = re.compile(r"^http://publications\.europa\.eu/resource/schema/ted/(R2\.0\.[89])/publication$")
+NUTS_NS = "http://publications.europa.eu/resource/schema/ted/2016/nuts"
+
+# (form, NOTICE/@TYPE or None) → eForms subtype (OP-TED/ted-xml-data-converter,
+# xslt/notice-type-mapping.xml). Forms without a NOTICE element are keyed with None.
+LEGACY_SUBTYPES: dict[tuple[str, str | None], str] = {
+    ("F01_2014", "PRI_ONLY"): "4", ("F01_2014", "PRI_REDUCING_TIME_LIMITS"): "7",
+    ("F01_2014", "PRI_CALL_COMPETITION"): "10",
+    ("F02_2014", None): "16", ("F03_2014", None): "29",
+    ("F04_2014", "PER_ONLY"): "5", ("F04_2014", "PER_REDUCING_TIME_LIMITS"): "8",
+    ("F04_2014", "PER_CALL_COMPETITION"): "11",
+    ("F05_2014", None): "17", ("F06_2014", None): "30",
+    ("F21_2014", "PRI_ONLY"): "4", ("F21_2014", "PRI_CALL_COMPETITION"): "12",
+    ("F21_2014", "CONTRACT"): "20", ("F21_2014", "AWARD_CONTRACT"): "33",
+    ("F22_2014", "PER_ONLY"): "5", ("F22_2014", "PER_CALL_COMPETITION"): "13",
+    ("F22_2014", "CONTRACT"): "21", ("F22_2014", "AWARD_CONTRACT"): "34",
+}
+# TD_DOCUMENT_TYPE/@CODE → NOTICE/@TYPE, for forms whose NOTICE element is missing
+LEGACY_TD_NOTICE = {"0": {"F01_2014": "PRI_ONLY", "F21_2014": "PRI_ONLY"},
+                    "P": {"F04_2014": "PER_ONLY", "F22_2014": "PER_ONLY"},
+                    "A": {"F01_2014": "PRI_CALL_COMPETITION", "F21_2014": "PRI_CALL_COMPETITION"},
+                    "M": {"F04_2014": "PER_CALL_COMPETITION", "F22_2014": "PER_CALL_COMPETITION"},
+                    "3": {"F21_2014": "CONTRACT", "F22_2014": "CONTRACT"},
+                    "7": {"F21_2014": "AWARD_CONTRACT", "F22_2014": "AWARD_CONTRACT"}}
+# subtype → (BT-02 notice type, BT-03 form type)
+SUBTYPE_TYPES = {
+    "4": ("pin-only", "planning"), "5": ("pin-only", "planning"),
+    "7": ("pin-rtl", "planning"), "8": ("pin-rtl", "planning"),
+    "10": ("pin-cfc-standard", "competition"), "11": ("pin-cfc-standard", "competition"),
+    "12": ("pin-cfc-social", "competition"), "13": ("pin-cfc-social", "competition"),
+    "16": ("cn-standard", "competition"), "17": ("cn-standard", "competition"),
+    "20": ("cn-social", "competition"), "21": ("cn-social", "competition"),
+    "29": ("can-standard", "result"), "30": ("can-standard", "result"),
+    "33": ("can-social", "result"), "34": ("can-social", "result"),
+}
+LEGACY_FORM_NAMES = {"F07_2014": "qualification system", "F08_2014": "buyer profile",
+                     "F12_2014": "design contest", "F13_2014": "design contest result",
+                     "F14_2014": "corrigendum", "F15_2014": "voluntary ex-ante transparency",
+                     "F20_2014": "contract modification", "F23_2014": "concession award (social)",
+                     "F24_2014": "concession notice", "F25_2014": "concession award"}
+# CA_TYPE/@VALUE → BT-11 (converter's xslt/ca-types-mapping.xml); CA_TYPE_OTHER (free text) → null
+LEGACY_CA_TYPE = {"BODY_PUBLIC": "body-pl", "EU_INSTITUTION": "eu-ins-bod-ag", "MINISTRY": "cga",
+                  "NATIONAL_AGENCY": "cga", "REGIONAL_AGENCY": "body-pl-ra",
+                  "REGIONAL_AUTHORITY": "ra"}
+# CA_ACTIVITY → BT-10 authority-activity; CE_ACTIVITY → BT-610 entity-activity (unknown → null)
+LEGACY_ACTIVITY = {
+    "GENERAL_PUBLIC_SERVICES": "gen-pub", "DEFENCE": "defence", "PUBLIC_ORDER_AND_SAFETY": "pub-os",
+    "ENVIRONMENT": "env-pro", "ECONOMIC_AND_FINANCIAL_AFFAIRS": "econ-aff", "HEALTH": "health",
+    "HOUSING_AND_COMMUNITY_AMENITIES": "hc-am", "SOCIAL_PROTECTION": "soc-pro",
+    "RECREATION_CULTURE_AND_RELIGION": "rcr", "EDUCATION": "education",
+    "WATER": "water", "ELECTRICITY": "electricity", "PORT_RELATED_ACTIVITIES": "port",
+    "AIRPORT_RELATED_ACTIVITIES": "airport", "RAILWAY_SERVICES": "rail",
+    "URBAN_RAILWAY_TRAMWAY_TROLLEYBUS_OR_BUS_SERVICES": "urttb",
+}
+# PROCEDURE/PT_* → BT-105 (unknown → null)
+LEGACY_PROCEDURE = {
+    "PT_OPEN": "open", "PT_RESTRICTED": "restricted", "PT_COMPETITIVE_NEGOTIATION": "neg-w-call",
+    "PT_NEGOTIATED_WITH_PRIOR_CALL": "neg-w-call", "PT_COMPETITIVE_DIALOGUE": "comp-dial",
+    "PT_INNOVATION_PARTNERSHIP": "innovation", "PT_AWARD_CONTRACT_WITHOUT_CALL": "neg-wo-call",
+    "PT_AWARD_CONTRACT_WITHOUT_PUBLICATION": "neg-wo-call",
+}
+# TED-XML country codes (ISO alpha-2, with TED's UK and NUTS's EL) → alpha-3
+ALPHA3 = dict(pair.split(":") for pair in (
+    "AT:AUT BE:BEL BG:BGR CY:CYP CZ:CZE DE:DEU DK:DNK EE:EST EL:GRC GR:GRC ES:ESP FI:FIN "
+    "FR:FRA HR:HRV HU:HUN IE:IRL IT:ITA LT:LTU LU:LUX LV:LVA MT:MLT NL:NLD PL:POL PT:PRT RO:ROU "
+    "SE:SWE SI:SVN SK:SVK IS:ISL LI:LIE NO:NOR CH:CHE UK:GBR GB:GBR AL:ALB BA:BIH ME:MNE MK:MKD "
+    "RS:SRB TR:TUR UA:UKR MD:MDA GE:GEO AM:ARM XK:XKX US:USA CA:CAN CN:CHN JP:JPN IN:IND AU:AUS "
+    "NZ:NZL IL:ISR KR:KOR SG:SGP ZA:ZAF BR:BRA RU:RUS BY:BLR AE:ARE MA:MAR TN:TUN EG:EGY").split())
+_OJS_REF = re.compile(r"(\d{4})\s*/\s*S\s*\d+\s*-\s*0*(\d+)")
+_DOC_ID = re.compile(r"^\s*0*(\d{1,8})-(\d{4})\s*$")
+
+
+def _country3(code: str | None) -> str | None:
+    if not code:
+        return None
+    code = code.strip().upper()
+    return code if len(code) == 3 and code.isalpha() else ALPHA3.get(code)
+
+
+def _ojs_number(raw: str | None) -> tuple[int, int] | None:
+    """(year, number) of an OJ S reference (``2019/S 237-581525``) or a DOC_ID (``581525-2019``)."""
+    if not raw:
+        return None
+    m = _OJS_REF.search(raw)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    m = _DOC_ID.match(raw)
+    return (int(m.group(2)), int(m.group(1))) if m else None
+
+
+def _doc_id(year_number: tuple[int, int]) -> str:
+    return f"{year_number[1]:06d}-{year_number[0]}"
+
+
+def _compact_date(raw: str | None) -> date | None:
+    """``20190226`` or ``2019-02-26``."""
+    if not raw:
+        return None
+    raw = raw.strip()
+    if len(raw) >= 8 and raw[:8].isdigit():
+        raw = f"{raw[:4]}-{raw[4:6]}-{raw[6:8]}"
+    return _date(raw)
+
+
+def _legacy_lot_id(raw: str | None, position: int, single: bool) -> str:
+    if raw is None or not raw.strip():
+        return "LOT-0000" if single else f"LOT-{position:04d}"
+    raw = raw.strip()
+    return f"LOT-{int(raw):04d}" if raw.isdigit() and len(raw) <= 4 else raw
+
+
+class _LegacyPaths:
+    """XPaths of the TED-XML forms for one publication namespace, compiled once."""
+
+    def __init__(self, ns: str):
+        nsmap = {"t": ns, "n": NUTS_NS}
+
+        def x(path: str) -> etree.XPath:
+            return etree.XPath(path, namespaces=nsmap)
+
+        self.date_pub = x("t:CODED_DATA_SECTION/t:REF_OJS/t:DATE_PUB/text()")
+        self.dispatch_coded = x("t:CODED_DATA_SECTION/t:CODIF_DATA/t:DS_DATE_DISPATCH/text()")
+        self.td_code = x("t:CODED_DATA_SECTION/t:CODIF_DATA/t:TD_DOCUMENT_TYPE/@CODE")
+        self.ref_notices = x("t:CODED_DATA_SECTION/t:NOTICE_DATA/t:REF_NOTICE/t:NO_DOC_OJS/text()")
+        self.forms = x("t:FORM_SECTION/*")
+        self.legal = x("t:LEGAL_BASIS/@VALUE")
+        self.notice_type = x("t:NOTICE/@TYPE")
+        self.bodies = x("t:CONTRACTING_BODY/t:ADDRESS_CONTRACTING_BODY"
+                        " | t:CONTRACTING_BODY/t:ADDRESS_CONTRACTING_BODY_ADDITIONAL")
+        self.ca_type = x("t:CONTRACTING_BODY/t:CA_TYPE/@VALUE")
+        self.activity = x("t:CONTRACTING_BODY/t:CA_ACTIVITY/@VALUE | t:CONTRACTING_BODY/t:CE_ACTIVITY/@VALUE")
+        self.name = x("t:OFFICIALNAME/text()")
+        self.national_id = x("t:NATIONALID/text()")
+        self.town = x("t:TOWN/text()")
+        self.postcode = x("t:POSTAL_CODE/text()")
+        self.country = x("t:COUNTRY/@VALUE")
+        self.nuts = x("n:NUTS/@CODE | t:NUTS/@CODE")
+        self.objects = x("t:OBJECT_CONTRACT")
+        self.object_cpv = x("t:CPV_MAIN/t:CPV_CODE/@CODE")
+        self.object_title = x("t:TITLE//text()")
+        self.object_estimate = x("t:VAL_ESTIMATED_TOTAL")
+        self.lots = x("t:OBJECT_DESCR")
+        self.lot_no = x("t:LOT_NO/text()")
+        self.lot_cpv = x("t:CPV_MAIN/t:CPV_CODE/@CODE")
+        self.lot_estimate = x("t:VAL_OBJECT")
+        self.lefti = x("t:LEFTI")
+        self.sheltered_ws = x("t:RESTRICTED_SHELTERED_WORKSHOP")
+        self.sheltered_prog = x("t:RESTRICTED_SHELTERED_PROGRAM")
+        self.service_mission = x("t:RESERVED_ORGANISATIONS_SERVICE_MISSION")
+        self.procedure = x("t:PROCEDURE/*")
+        self.previous = x("t:PROCEDURE/t:NOTICE_NUMBER_OJ/text()")
+        self.dispatch_form = x("t:COMPLEMENTARY_INFO/t:DATE_DISPATCH_NOTICE/text()")
+        self.awards = x("t:AWARD_CONTRACT")
+        self.awarded = x("t:AWARDED_CONTRACT")
+        self.not_awarded = x("t:NO_AWARDED_CONTRACT")
+        self.received = x(".//t:NB_TENDERS_RECEIVED/text()")
+        self.contractors = x(".//t:CONTRACTOR")
+        self.contractor_address = x("t:ADDRESS_CONTRACTOR")
+        self.sme = x("t:SME")
+        self.value = x(".//t:VALUES/t:VAL_TOTAL | t:VAL_TOTAL")
+
+
+_LEGACY_PATHS: dict[str, _LegacyPaths] = {}
+
+
+def _legacy_amount(el) -> tuple[Decimal | None, str | None]:
+    if el is None:
+        return None, None
+    value, _ = _amount(el)
+    return value, (el.get("CURRENCY") or "").strip().upper() or None
+
+
+def _extract_legacy(root, ns: str | None) -> dict[str, list[dict]]:
+    """Rows of the five notice tables for one TED-XML notice (see the module docstring)."""
+    m = LEGACY_NS.match(ns or "")
+    if m is None:
+        raise ParseError(f"TED-XML in an unknown namespace: {ns!r}")
+    version = m.group(1)
+    x = _LEGACY_PATHS.get(ns) or _LEGACY_PATHS.setdefault(ns, _LegacyPaths(ns))
+    doc = _ojs_number(root.get("DOC_ID"))
+    if doc is None:
+        raise ParseError(f"TED-XML notice without a valid DOC_ID: {root.get('DOC_ID')!r}")
+    notice_id = _doc_id(doc)
+    forms = x.forms(root)
+    if not forms:
+        raise ParseError(f"TED-XML notice {notice_id}: no form in FORM_SECTION")
+    form = next((f for f in forms if f.get("CATEGORY") == "ORIGINAL"), forms[0])
+    form_name = etree.QName(form).localname
+    td = _first(x.td_code(root))
+    ntype = _first(x.notice_type(form))
+    if ntype is None:
+        ntype = LEGACY_TD_NOTICE.get(td or "", {}).get(form_name)
+    subtype = LEGACY_SUBTYPES.get((form_name, ntype)) or LEGACY_SUBTYPES.get((form_name, None))
+    if subtype is None:
+        what = LEGACY_FORM_NAMES.get(form_name, "form")
+        raise ParseError(f"TED-XML notice {notice_id}: {what} {form_name}"
+                         f"{f' ({ntype})' if ntype else ''} is not modelled")
+    notice_type, form_type = SUBTYPE_TYPES[subtype]
+    published = _compact_date(_first(x.date_pub(root)))
+    issued = (_compact_date(_first(x.dispatch_form(form))) or _compact_date(_first(x.dispatch_coded(root)))
+              or published)
+    if issued is None:
+        raise ParseError(f"TED-XML notice {notice_id}: no dispatch or publication date")
+    refs = [r for r in (_ojs_number(t) for t in x.ref_notices(root) + x.previous(form)) if r]
+    refs = [r for r in refs if r != doc]
+    procedure_type = None
+    for el in x.procedure(form):
+        procedure_type = LEGACY_PROCEDURE.get(etree.QName(el).localname)
+        if procedure_type:
+            break
+    key = {"notice_id": notice_id, "notice_version": "1"}
+    notice = {
+        **key, "sdk_version": version, "notice_subtype": subtype, "notice_type": notice_type,
+        "form_type": form_type, "legal_basis": _first(x.legal(form)),
+        "procedure_id": _doc_id(min(refs)) if refs else notice_id,
+        "procedure_type": procedure_type, "issue_date": issued, "publication_date": published,
+        "publication_number": notice_id, "notice_total_amount": None, "notice_total_currency": None,
+    }
+
+    legal_type = LEGACY_CA_TYPE.get(_first(x.ca_type(form)) or "")
+    activity = LEGACY_ACTIVITY.get(_first(x.activity(form)) or "")
+    buyers = []
+    for pos, body in enumerate(x.bodies(form), start=1):
+        country = _country3(_first(x.country(body)))
+        company_id = _first(x.national_id(body))
+        if _is_personal(company_id):
+            company_id = None
+        buyers.append({
+            **key, "position": pos, "org_ref": f"ORG-{pos:04d}", "company_id": company_id,
+            "org_number": _swedish_number(company_id, country), "name": _first(x.name(body)),
+            "country": country, "nuts": _first(x.nuts(body)), "town": _first(x.town(body)),
+            "postcode": _first(x.postcode(body)), "legal_type": legal_type, "activity": activity,
+        })
+
+    stated = form_type != "result" and bool(x.lefti(form))
+    participation = execution = None
+    if stated:
+        lefti = x.lefti(form)[0]
+        participation = ((["res-ws"] if x.sheltered_ws(lefti) else [])
+                         + (["res-pub-ser"] if x.service_mission(lefti) else [])) or ["none"]
+        execution = "yes" if x.sheltered_prog(lefti) else "no"
+    lots = []
+    descrs = [(obj, d) for obj in x.objects(form) for d in x.lots(obj)]
+    for position, (obj, d) in enumerate(descrs, start=1):
+        est, est_cur = _legacy_amount((x.lot_estimate(d) or [None])[0])
+        if est is None and len(descrs) == 1:
+            est, est_cur = _legacy_amount((x.object_estimate(obj) or [None])[0])
+        nuts = _first(x.nuts(d))
+        title = " ".join(t.strip() for t in x.object_title(d) if t.strip()) or \
+            " ".join(t.strip() for t in x.object_title(obj) if t.strip()) or None
+        lots.append({
+            **key, "lot_id": _legacy_lot_id(_first(x.lot_no(d)), position, len(descrs) == 1),
+            "lot_kind": "Lot", "title": title,
+            "main_cpv": _first(x.lot_cpv(d)) or _first(x.object_cpv(obj)),
+            "place_nuts": nuts, "place_country": _country3(nuts[:2]) if nuts else None,
+            "reserved_participation": list(participation) if participation else None,
+            "reserved_execution": execution,
+            "strategic": None, "social": None, "innovation": None, "green": None,
+            "estimated_value": est, "estimated_currency": est_cur,
+        })
+
+    results, awards = [], []
+    award_els = x.awards(form)
+    n_org = len(buyers)
+    for position, aw in enumerate(award_els, start=1):
+        item = (aw.get("ITEM") or "").strip()
+        item_no = int(item) if item.isdigit() else position
+        rid, tid, tpa = f"RES-{item_no:04d}", f"TEN-{item_no:04d}", f"TPA-{item_no:04d}"
+        lot_id = _legacy_lot_id(_first(x.lot_no(aw)), position, len(award_els) == 1)
+        awarded = x.awarded(aw)
+        status = "selec-w" if awarded else "clos-nw" if x.not_awarded(aw) else None
+        block = awarded[0] if awarded else aw
+        results.append({**key, "result_id": rid, "lot_id": lot_id,
+                        "winner_selection_status": status,
+                        "tenders_received": _int(_first(x.received(block))) if awarded else None,
+                        "non_award_reason": None})
+        if status != "selec-w":
+            continue
+        value, currency = _legacy_amount((x.value(block) or [None])[0])
+        contractors = x.contractors(block)
+        for contractor in contractors:
+            n_org += 1
+            addr = (x.contractor_address(contractor) or [contractor])[0]
+            country = _country3(_first(x.country(addr)))
+            company_id, name = _first(x.national_id(addr)), _first(x.name(addr))
+            if _is_personal(company_id):
+                company_id = name = None        # personal data never leaves this function
+            awards.append({
+                **key, "result_id": rid, "lot_id": lot_id, "tender_id": tid,
+                "tendering_party_id": tpa, "winner_org_ref": f"ORG-{n_org:04d}",
+                "winner_company_id": company_id,
+                "winner_org_number": _swedish_number(company_id, country),
+                "winner_name": name, "winner_country": country,
+                "winner_size": "sme" if x.sme(contractor) else None, "group_lead": None,
+                "group_size": len(contractors), "tender_value": value, "tender_currency": currency,
+            })
+    return {"ted_notice": [notice], "ted_buyer": buyers, "ted_lot": lots,
+            "ted_lot_result": results, "ted_award": awards}
+
+
+# ---------------------------------------------------------------------------------------------
 # Archives
 
 def _members(data: bytes):
@@ -536,20 +898,29 @@ def _notices(data: bytes, name: str):
     """Yield ("ok", member, rows) or ("bad", member, reason) for every notice in ``data``."""
     members = _members(data)
     if members is None:
-        yield "ok", name, _extract(_root_of(data))
+        yield "ok", name, _read(data)
         return
     for member, body in members:
         if isinstance(body, str):
             yield "bad", member, body
             continue
         try:
-            yield "ok", member, _extract(_root_of(body))
+            rows = _read(body)
         except ParseError as exc:
             yield "bad", member, str(exc)
+            continue
+        yield "ok", member, rows
+
+
+_EMPTY: dict[str, pl.DataFrame] = {}
 
 
 def _frame(table: str, rows: list[dict]) -> pl.DataFrame:
     schema = SCHEMAS[table]
+    if not rows:      # most notices leave some tables empty: copy a cached empty frame (cheap)
+        if table not in _EMPTY:
+            _EMPTY[table] = pl.DataFrame({c: [] for c in schema}, schema=schema)
+        return _EMPTY[table].clear()
     return pl.DataFrame({c: [r[c] for r in rows] for c in schema}, schema=schema)
 
 
@@ -615,8 +986,42 @@ def search_body(since: date, token: str | None = None) -> dict:
     return body
 
 
+def _looks_like_html(resp: requests.Response, by_header: bool = True) -> bool:
+    """An HTML page (an error or challenge page served with 200). Notice XML is judged by its
+    bytes only: a wrong Content-Type on a real notice must not lose it."""
+    ctype = (resp.headers.get("Content-Type") or "").lower()
+    head = resp.content[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return (by_header and "text/html" in ctype) or head.startswith((b"<!doctype html", b"<html"))
+
+
+def _search_page(session: requests.Session, url: str, body: dict, page_no: int) -> dict:
+    """One search page; a ``timedOut`` page is asked for once more, then the query is refused."""
+    for attempt in (1, 2):
+        resp = request(SOURCE_ID, "POST", url, session=session, json=body,
+                       headers={"Accept": "application/json"})
+        if _looks_like_html(resp):
+            raise ParseError(f"{url}: HTML page instead of JSON (HTTP {resp.status_code})")
+        try:
+            page = resp.json()
+        except ValueError:
+            raise ParseError(f"{url}: response is not JSON (HTTP {resp.status_code})") from None
+        if not isinstance(page, dict):
+            raise ParseError(f"{url}: unexpected JSON response (not an object)")
+        if not page.get("timedOut"):
+            return page
+        if attempt == 1:
+            time.sleep(RETRY_TIMED_OUT_SECONDS)
+    raise ParseError(f"search timed out twice on page {page_no} for query {body['query']!r}; "
+                     "narrow it (a later --since)")
+
+
 def fetch(ctx: FetchContext) -> list[Fetched]:
-    """Search Swedish notices published since ``ctx.since`` and download each notice's XML."""
+    """Search Swedish notices published since ``ctx.since`` (default: the last 3 days, the nightly
+    increment; an earlier ``since`` backfills) and download each notice's XML.
+
+    Resumable: a notice whose ``<publication number>.xml`` is already stored
+    (``ctx.known_names``) is not downloaded again. Paging (ITERATION mode) stops at an empty page,
+    a missing token, or once ``totalNoticeCount`` distinct notices have been seen."""
     base = (ctx.base_url or DEFAULT_BASE).rstrip("/")
     since = ctx.since or (date.today() - timedelta(days=3))
     session = requests.Session()
@@ -624,11 +1029,8 @@ def fetch(ctx: FetchContext) -> list[Fetched]:
     query = json.dumps(first, sort_keys=True)
     links: dict[str, str] = {}
     token = None
-    for _page in range(100_000):
-        body = search_body(since, token)
-        resp = request(SOURCE_ID, "POST", base + SEARCH_PATH, session=session, json=body,
-                       headers={"Accept": "application/json"})
-        page = resp.json()
+    for page_no in range(1, MAX_PAGES + 1):
+        page = _search_page(session, base + SEARCH_PATH, search_body(since, token), page_no)
         notices = page.get("notices") or []
         if not notices:
             break
@@ -641,14 +1043,20 @@ def fetch(ctx: FetchContext) -> list[Fetched]:
             link = (((notice.get("links") or {}).get("xml") or {}).get("MUL")
                     or f"https://ted.europa.eu/en/notice/{number}/xml")
             links[number] = link
+        total = page.get("totalNoticeCount")
         token = page.get("iterationNextToken")
-        if not token:
+        if not token or (isinstance(total, int) and len(links) >= total):
             break
     out = []
     for number, link in links.items():
+        name = f"{number}.xml"
+        if name in ctx.known_names:
+            continue                      # stored by an earlier (possibly interrupted) run
         url = _rebase(link, ctx.base_url)
         resp = request(SOURCE_ID, "GET", url, session=session,
                        headers={"Accept": "application/xml"})
+        if _looks_like_html(resp, by_header=False):
+            raise ParseError(f"{url}: HTML page instead of notice XML (HTTP {resp.status_code})")
         out.append(Fetched(resp.content, "xml", url=url, query=query,
-                           http_status=resp.status_code, name=f"{number}.xml"))
+                           http_status=resp.status_code, name=name))
     return out

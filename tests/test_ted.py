@@ -7,7 +7,7 @@ import json
 import sys
 import tarfile
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from sources.base import FetchContext, ParseError
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sources" / "samples" / "ted"
 SDK = Path(__file__).resolve().parent / "fixtures" / "eforms-sdk"
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "ted-xml"
+TED_TABLES = {t: m for t, m in TABLES.items() if t.startswith("ted_")}
 
 
 def _load_generator():
@@ -95,20 +97,42 @@ def test_samples_are_generated_deterministically_and_up_to_date():
 
 def test_sample_counts(samples):
     n = samples["ted_notice"]
-    assert n.height == 40
-    assert n["procedure_id"].n_unique() == 22
-    assert n.filter(pl.col("notice_type").str.starts_with("can")).height == 18
+    assert n.height == 43                       # 40 eForms + 3 legacy TED-XML
+    assert n["procedure_id"].n_unique() == 24
+    assert n.filter(pl.col("notice_type").str.starts_with("can")).height == 20
     assert sorted(n["notice_subtype"].unique()) == ["16", "20", "21", "29", "33"]
-    assert n["publication_number"].n_unique() == 40
-    assert n["sdk_version"].unique().to_list() == ["eforms-sdk-1.10"]
-    assert n["publication_date"].min() == date(2023, 11, 14)
+    assert n["publication_number"].n_unique() == 43
+    assert sorted(n["sdk_version"].unique()) == ["R2.0.9", "eforms-sdk-1.10"]
+    eforms = n.filter(pl.col("sdk_version") == "eforms-sdk-1.10")
+    assert eforms["publication_date"].min() == date(2023, 11, 14)
+    assert n["publication_date"].min() == date(2022, 3, 4)
     assert n["publication_date"].max() == date(2026, 10, 6)
-    assert samples["ted_award"].height == 23
+    assert samples["ted_award"].height == 25
     assert samples["ted_rejected"].height == 0
 
 
+def test_legacy_samples_link_award_to_call_and_keep_2022(samples):
+    n = samples["ted_notice"].filter(pl.col("sdk_version") == "R2.0.9").sort("publication_date")
+    assert n.select("notice_id", "notice_subtype", "notice_type", "procedure_id",
+                    "publication_date").rows() == [
+        ("118204-2022", "16", "cn-standard", "118204-2022", date(2022, 3, 4)),
+        ("344071-2022", "29", "can-standard", "118204-2022", date(2022, 6, 28)),
+        ("512980-2022", "33", "can-social", "512980-2022", date(2022, 9, 20))]
+    lot = rows(samples["ted_lot"], notice_id="118204-2022")[0]
+    assert (lot["reserved_participation"], lot["reserved_execution"]) == (["res-ws"], "no")
+    assert all(lot[f] is None for f in ("strategic", "social", "innovation", "green"))
+    aw = {a["notice_id"]: a for a in samples["ted_award"].filter(
+        pl.col("notice_id").is_in(["344071-2022", "512980-2022"])).to_dicts()}
+    assert (aw["344071-2022"]["winner_org_number"], aw["344071-2022"]["tender_value"]) == \
+        ("7696000111", Decimal("2250000.00"))
+    assert (aw["512980-2022"]["winner_org_number"], aw["512980-2022"]["winner_size"]) == \
+        ("8024000161", "sme")
+    buyers = samples["ted_buyer"].filter(pl.col("notice_id").is_in(list(aw) + ["118204-2022"]))
+    assert sorted(set(buyers["org_number"])) == ["2120000548", "2120000571"]   # Finspång, Motala
+
+
 def test_samples_validate_against_schemas(samples):
-    for table, model in TABLES.items():
+    for table, model in TED_TABLES.items():
         model.validate(samples[table], lazy=True)
 
 
@@ -363,7 +387,7 @@ def test_sdk_can_24_fra_and_withheld():
 def test_sdk_examples_validate():
     for path in sorted(SDK.glob("*.xml")):
         frames = ted.parse(path.read_bytes(), path.name)
-        for table, model in TABLES.items():
+        for table, model in TED_TABLES.items():
             model.validate(frames[table], lazy=True)
 
 
@@ -392,13 +416,22 @@ def test_doctype_and_entities_are_refused():
         ted.parse(xxe, "x.xml")
 
 
-def test_legacy_and_garbage_are_refused():
-    legacy = (b'<?xml version="1.0"?><TED_EXPORT xmlns="http://publications.europa.eu/resource/'
-              b'schema/ted/R2.0.9/publication" DOC_ID="091489-2019"/>')
-    with pytest.raises(ParseError, match=r"legacy TED-XML \(R2.0.9\) is not supported yet"):
-        ted.parse(legacy, "legacy.xml")
+def test_unmodelled_legacy_forms_and_garbage_are_refused():
+    ns = b"http://publications.europa.eu/resource/schema/ted/R2.0.9/publication"
+    empty = b'<?xml version="1.0"?><TED_EXPORT xmlns="' + ns + b'" DOC_ID="091489-2019"/>'
+    with pytest.raises(ParseError, match="TED-XML notice 091489-2019: no form in FORM_SECTION"):
+        ted.parse(empty, "legacy.xml")
+    corrigendum = (b'<TED_EXPORT xmlns="' + ns + b'" DOC_ID="091490-2019"><FORM_SECTION>'
+                   b'<F14_2014 CATEGORY="ORIGINAL" FORM="F14" LG="SV"/></FORM_SECTION></TED_EXPORT>')
+    with pytest.raises(ParseError, match="091490-2019: corrigendum F14_2014 is not modelled"):
+        ted.parse(corrigendum, "f14.xml")
+    other_ns = b'<TED_EXPORT xmlns="http://example.org/ted" DOC_ID="091490-2019"/>'
+    with pytest.raises(ParseError, match="TED-XML in an unknown namespace"):
+        ted.parse(other_ns, "x.xml")
     with pytest.raises(ParseError, match="not well-formed"):
         ted.parse(b"<ContractNotice><unclosed>", "bad.xml")
+    with pytest.raises(ParseError, match=r"not an eForms or TED-XML notice: root element <html>"):
+        ted.parse(b"<html><body>Service unavailable</body></html>", "x.xml")
 
 
 def _sample_bytes(n: int) -> list[tuple[str, bytes]]:
@@ -420,7 +453,7 @@ def test_zip_with_a_truncated_member_keeps_the_others():
     rejected = {r["member"]: r["reason"] for r in frames["ted_rejected"].to_dicts()}
     assert set(rejected) == {"truncated.xml", "legacy.xml"}
     assert rejected["truncated.xml"].startswith("not well-formed XML")
-    assert rejected["legacy.xml"] == "legacy TED-XML (R2.0.9) is not supported yet"
+    assert rejected["legacy.xml"] == "TED-XML notice without a valid DOC_ID: None"
     assert len(ted.inspect(buf.getvalue(), "package.bin")) == 2
 
 
@@ -444,7 +477,29 @@ def test_tar_gz_daily_package():
 # --------------------------------------------------------------------------------------------
 # Fetch
 
-def test_fetch_iterates_pages_retries_and_downloads(httpserver):
+SEARCH = "/v3/notices/search"
+
+
+def _notice(number):
+    return {"publication-number": number, "notice-identifier": f"id-{number}",
+            "links": {"xml": {"MUL": f"https://ted.europa.eu/en/notice/{number}/xml"}}}
+
+
+def _page(numbers, total, token, timed_out=False):
+    return {"notices": [_notice(n) for n in numbers], "totalNoticeCount": total,
+            "iterationNextToken": token, "timedOut": timed_out}
+
+
+@pytest.fixture
+def fast(monkeypatch):
+    """No real waiting: record the sleeps of the HTTP client and of the timed-out retry."""
+    waits = []
+    monkeypatch.setattr("sources.http.time.sleep", waits.append)
+    monkeypatch.setattr(ted, "RETRY_TIMED_OUT_SECONDS", 0)
+    return waits
+
+
+def test_fetch_iterates_pages_retries_and_downloads(httpserver, fast):
     base = httpserver.url_for("/").rstrip("/")
     xml = {name: data for name, data in _sample_bytes(3)}
     numbers = [name.removesuffix(".xml") for name in xml]
@@ -453,35 +508,123 @@ def test_fetch_iterates_pages_retries_and_downloads(httpserver):
     assert body["paginationMode"] == "ITERATION" and body["limit"] == 250
     assert body["fields"] == ["publication-number", "notice-identifier"]
 
-    def notice(number):
-        return {"publication-number": number, "notice-identifier": f"id-{number}",
-                "links": {"xml": {"MUL": f"https://ted.europa.eu/en/notice/{number}/xml"}}}
-
-    search = "/v3/notices/search"
-    httpserver.expect_ordered_request(search, method="POST", json=body).respond_with_data(
-        "slow down", status=429, headers={"Retry-After": "0"})
-    httpserver.expect_ordered_request(search, method="POST", json=body).respond_with_json(
-        {"notices": [notice(numbers[0]), notice(numbers[1])], "totalNoticeCount": 3,
-         "iterationNextToken": "tok-1", "timedOut": False})
+    httpserver.expect_ordered_request(SEARCH, method="POST", json=body).respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "7"})
+    httpserver.expect_ordered_request(SEARCH, method="POST", json=body).respond_with_json(
+        _page(numbers[:2], 3, "tok-1"))
     httpserver.expect_ordered_request(
-        search, method="POST", json={**body, "iterationNextToken": "tok-1"}).respond_with_json(
-        {"notices": [notice(numbers[1]), notice(numbers[2])], "totalNoticeCount": 3,
-         "iterationNextToken": "tok-2", "timedOut": False})
-    httpserver.expect_ordered_request(
-        search, method="POST", json={**body, "iterationNextToken": "tok-2"}).respond_with_json(
-        {"notices": [], "totalNoticeCount": 3, "iterationNextToken": "tok-3", "timedOut": False})
+        SEARCH, method="POST", json={**body, "iterationNextToken": "tok-1"}).respond_with_json(
+        _page(numbers[1:], 3, "tok-2"))     # a duplicate; then 3 distinct = totalNoticeCount: stop
     for number in numbers:
         httpserver.expect_ordered_request(f"/en/notice/{number}/xml", method="GET").respond_with_data(
             xml[f"{number}.xml"], content_type="application/xml")
 
     got = ted.fetch(FetchContext(since=date(2024, 1, 1), base_url=base))
     httpserver.check_assertions()
+    assert not httpserver.ordered_handlers                  # every expected request was made
+    assert fast == [7.0]                                    # Retry-After honoured
     assert [f.name for f in got] == [f"{n}.xml" for n in numbers]
     assert [f.url for f in got] == [f"{base}/en/notice/{n}/xml" for n in numbers]
     assert all(f.ext == "xml" and f.http_status == 200 for f in got)
     assert all(json.loads(f.query) == body for f in got)
     assert [f.data for f in got] == [xml[f"{n}.xml"] for n in numbers]
     assert ted.parse(got[0].data, got[0].name)["ted_notice"].height == 1
+
+
+def test_fetch_stops_on_an_empty_page_and_defaults_to_three_days(httpserver, fast):
+    base = httpserver.url_for("/").rstrip("/")
+    (name, data), = _sample_bytes(1)
+    number = name.removesuffix(".xml")
+    body = ted.search_body(date.today() - timedelta(days=3))
+    httpserver.expect_ordered_request(SEARCH, method="POST", json=body).respond_with_json(
+        _page([number], 1000, "tok-1"))
+    httpserver.expect_ordered_request(
+        SEARCH, method="POST", json={**body, "iterationNextToken": "tok-1"}).respond_with_json(
+        _page([], 1000, "tok-2"))      # the token stays non-null after the last record
+    httpserver.expect_ordered_request(f"/en/notice/{number}/xml").respond_with_data(data)
+    got = ted.fetch(FetchContext(base_url=base))
+    assert not httpserver.ordered_handlers
+    assert [f.name for f in got] == [name]
+
+
+def test_fetch_retries_a_500_and_a_read_timeout(httpserver, fast, monkeypatch):
+    import threading
+    from functools import partial
+
+    from sources import http
+    monkeypatch.setattr(ted, "request", partial(http.request, timeout=0.5))
+    base = httpserver.url_for("/").rstrip("/")
+    (name, data), = _sample_bytes(1)
+    number = name.removesuffix(".xml")
+    body = ted.search_body(date(2024, 1, 1))
+    httpserver.expect_ordered_request(SEARCH, method="POST").respond_with_data("oops", status=500)
+    httpserver.expect_ordered_request(SEARCH, method="POST", json=body).respond_with_json(
+        _page([number], 1, None))
+
+    def slow(_request):
+        threading.Event().wait(0.6)          # time.sleep is patched by ``fast``
+        from werkzeug import Response
+        return Response(data)
+    httpserver.expect_ordered_request(f"/en/notice/{number}/xml").respond_with_handler(slow)
+    httpserver.expect_ordered_request(f"/en/notice/{number}/xml").respond_with_data(data)
+    got = ted.fetch(FetchContext(since=date(2024, 1, 1), base_url=base))
+    assert not httpserver.ordered_handlers
+    assert [f.data for f in got] == [data]
+    assert fast == [1.0, 1.0]          # backoff after the 500, and after the read timeout
+
+
+def test_fetch_resumes_skipping_stored_notices(httpserver, fast):
+    base = httpserver.url_for("/").rstrip("/")
+    xml = dict(_sample_bytes(3))
+    numbers = [n.removesuffix(".xml") for n in xml]
+    httpserver.expect_ordered_request(SEARCH, method="POST").respond_with_json(
+        _page(numbers, 3, "tok-1"))
+    for number in (numbers[0], numbers[2]):
+        httpserver.expect_ordered_request(f"/en/notice/{number}/xml").respond_with_data(
+            xml[f"{number}.xml"])
+    got = ted.fetch(FetchContext(since=date(2024, 1, 1), base_url=base,
+                                 known_names=frozenset({f"{numbers[1]}.xml", "other.xml"})))
+    httpserver.check_assertions()
+    assert not httpserver.ordered_handlers
+    assert [f.name for f in got] == [f"{numbers[0]}.xml", f"{numbers[2]}.xml"]
+
+
+def test_fetch_retries_a_timed_out_page_once_then_refuses(httpserver, fast):
+    base = httpserver.url_for("/").rstrip("/")
+    (name, data), = _sample_bytes(1)
+    number = name.removesuffix(".xml")
+    httpserver.expect_ordered_request(SEARCH, method="POST").respond_with_json(
+        _page([], 0, None, timed_out=True))
+    httpserver.expect_ordered_request(SEARCH, method="POST").respond_with_json(_page([number], 1, None))
+    httpserver.expect_ordered_request(f"/en/notice/{number}/xml").respond_with_data(data)
+    assert [f.name for f in ted.fetch(FetchContext(since=date(2024, 1, 1), base_url=base))] == [name]
+    assert not httpserver.ordered_handlers
+
+    httpserver.clear()
+    for _ in range(2):
+        httpserver.expect_ordered_request(SEARCH, method="POST").respond_with_json(
+            _page([number], 1, None, timed_out=True))
+    with pytest.raises(ParseError) as err:
+        ted.fetch(FetchContext(since=date(2024, 1, 1), base_url=base))
+    msg = str(err.value)
+    assert "timed out twice on page 1" in msg
+    assert "'buyer-country = SWE AND publication-date >= 20240101'" in msg and "\n" not in msg
+    assert not httpserver.ordered_handlers
+
+
+def test_fetch_refuses_an_html_error_page_served_with_200(httpserver, fast):
+    base = httpserver.url_for("/").rstrip("/")
+    html = "<!DOCTYPE html><html><body>Maintenance</body></html>"
+    httpserver.expect_ordered_request(SEARCH, method="POST").respond_with_data(
+        html, content_type="text/html")
+    with pytest.raises(ParseError, match=rf"{base}/v3/notices/search: HTML page instead of JSON"):
+        ted.fetch(FetchContext(since=date(2024, 1, 1), base_url=base))
+    httpserver.clear()
+    httpserver.expect_ordered_request(SEARCH, method="POST").respond_with_json(_page(["1-2024"], 1, None))
+    httpserver.expect_ordered_request("/en/notice/1-2024/xml").respond_with_data(
+        "\n  <html><body>Please enable JavaScript</body></html>", content_type="application/xml")
+    with pytest.raises(ParseError, match=rf"{base}/en/notice/1-2024/xml: HTML page instead of notice XML"):
+        ted.fetch(FetchContext(since=date(2024, 1, 1), base_url=base))
 
 
 def test_personnummer_without_natural_person_flag_is_dropped():
@@ -494,3 +637,173 @@ def test_personnummer_without_natural_person_flag_is_dropped():
     # a VAT number around an organisation number starting 20 is not a personnummer
     assert ted._is_personal("SE202100547101") is False
     assert ted._is_personal(GEN.PERSON_NUMBER) is True
+
+
+# --------------------------------------------------------------------------------------------
+# Legacy TED-XML (R2.0.9): hand-written fixtures in the real structure (tests/fixtures/ted-xml)
+
+def legacy(name: str) -> dict[str, pl.DataFrame]:
+    return ted.parse((LEGACY / name).read_bytes(), name)
+
+
+def test_legacy_frames_have_the_eforms_contract_and_validate():
+    for path in sorted(LEGACY.glob("*.xml")):
+        frames = ted.parse(path.read_bytes(), path.name)
+        assert set(frames) == set(ted.SCHEMAS)
+        for table, schema in ted.SCHEMAS.items():
+            assert dict(frames[table].schema) == schema, (path.name, table)
+        for table, model in TED_TABLES.items():
+            model.validate(frames[table], lazy=True)
+        assert frames["ted_notice"]["sdk_version"].to_list() == ["R2.0.9"]
+
+
+def test_legacy_f02_contract_notice():
+    f = legacy("104512-2019_F02.xml")
+    n = f["ted_notice"].to_dicts()[0]
+    assert n == {"notice_id": "104512-2019", "notice_version": "1", "sdk_version": "R2.0.9",
+                 "notice_subtype": "16", "notice_type": "cn-standard", "form_type": "competition",
+                 "legal_basis": "32014L0024", "procedure_id": "104512-2019", "procedure_type": "open",
+                 "issue_date": date(2019, 2, 28), "publication_date": date(2019, 3, 5),
+                 "publication_number": "104512-2019", "notice_total_amount": None,
+                 "notice_total_currency": None}
+    b = f["ted_buyer"].to_dicts()
+    assert [(x["org_ref"], x["name"], x["company_id"], x["org_number"], x["country"], x["nuts"],
+             x["town"], x["postcode"], x["legal_type"], x["activity"]) for x in b] == [
+        ("ORG-0001", "Linköpings kommun", "212000-0449", "2120000449", "SWE", "SE123", "Linköping",
+         "581 81", "ra", "gen-pub")]
+    lots = f["ted_lot"].sort("lot_id").to_dicts()
+    assert [(x["lot_id"], x["title"], x["main_cpv"], x["place_nuts"], x["place_country"],
+             x["estimated_value"], x["estimated_currency"]) for x in lots] == [
+        ("LOT-0001", "Lokalvård förskolor norr", "90911200", "SE123", "SWE", Decimal("3000000.00"), "SEK"),
+        ("LOT-0002", "Lokalvård förskolor söder", "90911200", "SE123", "SWE", Decimal("5000000.00"), "SEK")]
+    for lot in lots:
+        assert (lot["reserved_participation"], lot["reserved_execution"]) == (["res-ws"], "no")
+        assert (lot["strategic"], lot["social"], lot["innovation"], lot["green"]) == (None,) * 4
+    assert f["ted_lot_result"].height == 0 and f["ted_award"].height == 0
+
+
+def test_legacy_f03_award_links_to_its_call_and_keeps_the_group():
+    f = legacy("305117-2019_F03.xml")
+    n = f["ted_notice"].to_dicts()[0]
+    assert (n["notice_subtype"], n["notice_type"], n["form_type"]) == ("29", "can-standard", "result")
+    assert n["procedure_id"] == "104512-2019"           # REF_NOTICE 2019/S 045-104512
+    assert (n["issue_date"], n["publication_date"]) == (date(2019, 6, 27), date(2019, 7, 2))
+    assert f["ted_lot"]["reserved_participation"].to_list() == [None, None]   # F03 has no LEFTI
+    assert f["ted_lot"]["reserved_execution"].to_list() == [None, None]
+    assert f["ted_lot_result"].sort("result_id").select(
+        "result_id", "lot_id", "winner_selection_status", "tenders_received", "non_award_reason").rows() == [
+        ("RES-0001", "LOT-0001", "selec-w", 3, None), ("RES-0002", "LOT-0002", "clos-nw", None, None)]
+    aw = f["ted_award"].sort("winner_org_ref").to_dicts()
+    assert [(a["result_id"], a["lot_id"], a["tender_id"], a["tendering_party_id"], a["winner_org_ref"],
+             a["winner_company_id"], a["winner_org_number"], a["winner_name"], a["winner_country"],
+             a["winner_size"], a["group_lead"], a["group_size"], a["tender_value"], a["tender_currency"])
+            for a in aw] == [
+        ("RES-0001", "LOT-0001", "TEN-0001", "TPA-0001", "ORG-0002", "769600-0103", "7696000103",
+         "Arbetskooperativet Vägen ekonomisk förening", "SWE", "sme", None, 2, Decimal("2850000.00"), "SEK"),
+        ("RES-0001", "LOT-0001", "TEN-0001", "TPA-0001", "ORG-0003", "SE556100002601", "5561000026",
+         "Linköpings Städservice AB", "SWE", None, None, 2, Decimal("2850000.00"), "SEK")]  # NO_SME → null
+
+
+def test_legacy_f21_contract_and_award():
+    call = legacy("412034-2019_F21_contract.xml")
+    n = call["ted_notice"].to_dicts()[0]
+    assert (n["notice_subtype"], n["notice_type"], n["form_type"], n["procedure_id"]) == \
+        ("20", "cn-social", "competition", "412034-2019")
+    lot = call["ted_lot"].to_dicts()[0]
+    assert (lot["lot_id"], lot["reserved_participation"], lot["reserved_execution"]) == \
+        ("LOT-0000", ["res-pub-ser"], "yes")
+    assert (lot["estimated_value"], lot["main_cpv"]) == (Decimal("12000000.00"), "85311000")
+    assert call["ted_buyer"].select("name", "org_number", "legal_type", "activity").rows() == [
+        ("Region Östergötland", "2321000008", "ra", "health")]
+
+    award = legacy("538870-2019_F21_award.xml")
+    n = award["ted_notice"].to_dicts()[0]
+    assert (n["notice_subtype"], n["notice_type"], n["procedure_id"]) == ("33", "can-social", "538870-2019")
+    assert award["ted_buyer"].select("position", "name", "org_number", "activity").rows() == [
+        (1, "Norrköpings kommun", "2120000456", "soc-pro"), (2, "Söderköpings kommun", "2120000563", "soc-pro")]
+    assert award["ted_lot_result"].select("lot_id", "winner_selection_status", "tenders_received").rows() == [
+        ("LOT-0000", "selec-w", 2)]
+    assert award["ted_award"].select("lot_id", "winner_name", "winner_org_number", "winner_size",
+                                     "group_size", "tender_value").rows() == [
+        ("LOT-0000", "Stadsmissionen i Östergötland ideell förening", "8024000146", "sme", 1,
+         Decimal("4200000.00"))]
+
+
+def test_legacy_subtype_from_document_type_and_r208_namespace():
+    raw = (LEGACY / "412034-2019_F21_contract.xml").read_text(encoding="utf-8")
+    no_notice = raw.replace('<NOTICE TYPE="CONTRACT"/>', "")       # falls back to TD_DOCUMENT_TYPE 3
+    assert ted.parse(no_notice.encode(), "x.xml")["ted_notice"]["notice_subtype"].to_list() == ["20"]
+    pin = raw.replace('<NOTICE TYPE="CONTRACT"/>', '<NOTICE TYPE="PRI_CALL_COMPETITION"/>')
+    assert ted.parse(pin.encode(), "x.xml")["ted_notice"]["notice_subtype"].to_list() == ["12"]
+    r208 = raw.replace("/R2.0.9/publication", "/R2.0.8/publication")
+    f = ted.parse(r208.encode(), "x.xml")
+    assert f["ted_notice"]["sdk_version"].to_list() == ["R2.0.8"]
+    assert f["ted_lot"]["reserved_participation"].to_list() == [["res-pub-ser"]]
+
+
+def test_legacy_sole_trader_winner_is_not_stored():
+    raw = (LEGACY / "538870-2019_F21_award.xml").read_text(encoding="utf-8")
+    raw = raw.replace("<NATIONALID>802400-0146</NATIONALID>", f"<NATIONALID>{GEN.PERSON_NUMBER}</NATIONALID>")
+    aw = ted.parse(raw.encode(), "x.xml")["ted_award"].to_dicts()[0]
+    assert (aw["winner_company_id"], aw["winner_org_number"], aw["winner_name"]) == (None,) * 3
+    assert aw["tender_value"] == Decimal("4200000.00")
+
+
+def test_inspect_prints_the_same_keys_for_both_formats():
+    eforms = ted.inspect((SDK / "can_24_maximal.xml").read_bytes(), "can.xml")[0]
+    old = ted.inspect((LEGACY / "305117-2019_F03.xml").read_bytes(), "f03.xml")[0]
+    json.dumps(old)
+    assert set(old) == set(eforms)
+    assert {k for b in old["buyers"] for k in b} == {k for b in eforms["buyers"] for k in b}
+    assert {k for a in old["awards"] for k in a} == {k for a in eforms["awards"] for k in a}
+    assert (old["notice_id"], old["subtype"], old["procedure_id"]) == ("305117-2019", "29", "104512-2019")
+    assert [a["amount"] for a in old["awards"]] == ["2850000.00", "2850000.00"]
+
+
+def test_legacy_and_eforms_notices_in_one_package():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in sorted(LEGACY.glob("*.xml")):
+            zf.write(path, path.name)
+        name, data = _sample_bytes(1)[0]
+        zf.writestr(name, data)
+    frames = ted.parse(buf.getvalue(), "mixed.zip")
+    assert frames["ted_notice"].height == 5 and frames["ted_rejected"].height == 0
+    assert sorted(frames["ted_notice"]["sdk_version"].unique()) == ["R2.0.9", "eforms-sdk-1.10"]
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile input
+
+def test_a_notice_over_50_mb_is_refused_without_parsing(monkeypatch):
+    data = (SDK / "cn_24_maximal.xml").read_bytes()
+    padded = data + b" " * (ted.MAX_NOTICE_BYTES + 1 - len(data))
+    with pytest.raises(ParseError, match=r"notice larger than 50 MB \(52428801 bytes\)"):
+        ted.parse(padded, "huge.xml")
+    monkeypatch.setattr(ted, "MAX_MEMBER_BYTES", 20_000)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("big.xml", data)
+        zf.write(LEGACY / "104512-2019_F02.xml", "ok.xml")
+    frames = ted.parse(buf.getvalue(), "p.zip")
+    assert frames["ted_rejected"].to_dicts() == [{"member": "big.xml", "reason": "member larger than 20000 bytes"}]
+    assert frames["ted_notice"]["notice_id"].to_list() == ["104512-2019"]
+
+
+def test_truncated_xml_of_both_formats():
+    for path in (SDK / "can_24_maximal.xml", LEGACY / "305117-2019_F03.xml"):
+        data = path.read_bytes()
+        with pytest.raises(ParseError, match="not well-formed XML"):
+            ted.parse(data[: len(data) * 2 // 3], path.name)
+
+
+def test_unknown_subtype_and_sdk_version_are_kept():
+    raw = (SDK / "cn_24_maximal.xml").read_text(encoding="utf-8")
+    raw = raw.replace(">16</cbc:SubTypeCode>", ">E7</cbc:SubTypeCode>").replace(
+        "eforms-sdk-1.15", "eforms-sdk-9.1")
+    assert ">E7</cbc:SubTypeCode>" in raw
+    frames = ted.parse(raw.encode(), "x.xml")
+    n = frames["ted_notice"].to_dicts()[0]
+    assert (n["notice_subtype"], n["sdk_version"]) == ("E7", "eforms-sdk-9.1")
+    for table, model in TED_TABLES.items():
+        model.validate(frames[table], lazy=True)
