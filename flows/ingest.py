@@ -223,7 +223,8 @@ def ingest_family(family: str, home: str | None = None, region: str = "05", sinc
     """Live ingest of one family (labour, procurement, organisations): the nightly cron deployments."""
     from flows.settings import resolve_home
     h = str(resolve_home(home))
-    results = [ingest_source(h, sid, live=True, region=region, since=since) for sid in registry.FAMILIES[family]]
+    results = [ingest_source(h, sid, live=True, region=region, since=since)
+               for sid in registry.FAMILIES[family] if registry.SOURCES[sid].fetchable]
     try:
         from prefect.artifacts import create_table_artifact
         create_table_artifact([{"source": r.source, "status": r.status, "new snapshots": r.snapshots_new,

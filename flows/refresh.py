@@ -55,6 +55,8 @@ def refresh(home: str | None = None, region: str = "05", only: str | None = None
                 if not files:
                     continue
                 result = ingest_source(str(h), spec.id, [str(f) for f in files], kind="synthetic")
+            elif not spec.fetchable:
+                result = IngestSummary(spec.id, "skipped", message=f"file only: krafter ingest {spec.id} --file PATH")
             else:
                 result = ingest_source(str(h), spec.id, live=True, region=region, since=since)
             log.info("%s: %s%s", spec.id, result.status, f" — {result.message}" if result.message else "")

@@ -21,7 +21,7 @@ class SourceSpec:
     mode: str              # "replace": newest snapshot is the whole dataset; "append": snapshots accumulate
     licence: str
     url: str
-    sample_ext: tuple[str, ...] = ()
+    fetchable: bool = True  # False: no machine-readable download; only `krafter ingest ID --file`
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -42,7 +42,7 @@ SOURCES: dict[str, SourceSpec] = {s.id: s for s in [
                "https://api.ted.europa.eu/v3/notices/search"),
     SourceSpec("uhm", "procurement", "Upphandlingsmyndigheten's national statistics (benchmark)",
                "sources.uhm", 366, 0.05, "replace", "cite Upphandlingsmyndigheten and date",
-               "https://www.upphandlingsmyndigheten.se/statistik/"),
+               "https://www.upphandlingsmyndigheten.se/statistik/", fetchable=False),
     SourceSpec("bolagsverket", "organisations", "Bolagsverket bulk file (high-value dataset)",
                "sources.bolagsverket", 7, 0.02, "replace", "HVD (CC BY 4.0 or more permissive); attribute Bolagsverket",
                "https://vardefulla-datamangder.bolagsverket.se/bolagsverket/bolagsverket_bulkfil.zip"),
@@ -54,11 +54,11 @@ SOURCES: dict[str, SourceSpec] = {s.id: s for s in [
                "https://www.bolagsverket.se/statistik/ftgstat_oppna.csv"),
     SourceSpec("ideburen", "organisations", "Kammarkollegiet's register of idea-based organisations",
                "sources.ideburen", 31, 0.05, "replace", "public register (Lag 2022:900)",
-               "https://www.kammarkollegiet.se/vara-tjanster/ideburna-organisationer/register-over-ideburna-organisationer"),
+               "https://www.kammarkollegiet.se/vara-tjanster/ideburna-organisationer/register-over-ideburna-organisationer", fetchable=False),
     SourceSpec("wise", "organisations", "Curated list of work-integration social enterprises (CSV)",
-               "sources.wise", 366, 0.20, "replace", "kept by the user", "file"),
+               "sources.wise", 366, 0.20, "replace", "kept by the user", "file", fetchable=False),
     SourceSpec("iop", "organisations", "Curated list of IOP agreements (CSV)",
-               "sources.iop", 366, 0.20, "replace", "kept by the user", "file"),
+               "sources.iop", 366, 0.20, "replace", "kept by the user", "file", fetchable=False),
 ]}
 
 FAMILIES: dict[str, list[str]] = {}

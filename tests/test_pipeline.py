@@ -50,7 +50,7 @@ def test_marts_cover_every_ostergotland_municipality_the_county_and_the_country(
     families = {r[0] for r in con.execute(
         "SELECT DISTINCT i.family FROM marts.indicator_value v JOIN marts.indicator i USING (indicator_id) "
         "WHERE v.value IS NOT NULL").fetchall()}
-    assert families == {"labour", "procurement"}
+    assert families == {"labour", "procurement", "organisations"}
     assert con.execute("SELECT count(*) FROM core.organisation").fetchall()[0][0] > 2900
 
 

@@ -70,12 +70,13 @@ notices AS (
            coalesce(bool_or(stage = 'result'), false) AS has_result_notice,
            arg_min(procedure_type, notice_date) FILTER (WHERE stage = 'competition') AS procedure_type,
            arg_min(legal_basis, notice_date) AS legal_basis,
+           coalesce(bool_or(sdk_version LIKE 'eforms%'), false) AS has_eforms,
            list(notice_id ORDER BY notice_date, notice_id) AS notice_ids
     FROM core.notice GROUP BY procedure_id
 )
 SELECT n.procedure_id, n.first_competition_date, n.first_result_date, n.first_notice_date,
        year(coalesce(n.first_competition_date, n.first_notice_date))::VARCHAR AS year,
-       n.has_competition_notice, n.has_result_notice, n.procedure_type, n.legal_basis, n.notices,
+       n.has_competition_notice, n.has_result_notice, n.procedure_type, n.legal_basis, n.notices, n.has_eforms,
        coalesce(f.reserved, false) AS reserved, coalesce(f.reserved_stated, false) AS reserved_stated,
        coalesce(f.social, false) AS social, coalesce(f.social_stated, false) AS social_stated,
        coalesce(f.innovation, false) AS innovation, coalesce(f.innovation_stated, false) AS innovation_stated,
@@ -90,7 +91,10 @@ CREATE OR REPLACE TABLE core.buyer AS
 WITH b AS (
     SELECT DISTINCT ON (n.procedure_id, coalesce(tb.org_number, lower(tb.name)))
            n.procedure_id, tb.org_number, tb.company_id, tb.name, tb.country, tb.nuts, tb.town,
-           tb.postcode, tb.legal_type, tb.activity, tb.notice_id, tb._snapshot_id
+           tb.postcode, tb.activity, tb.notice_id, tb._snapshot_id,
+           -- legacy CA_TYPE REGIONAL_AUTHORITY means "regional or local": no class can be read from it
+           CASE WHEN n.sdk_version LIKE 'R2.%' AND tb.legal_type IN ('ra', 'la') THEN NULL
+                ELSE tb.legal_type END AS legal_type
     FROM staging.ted_buyer tb
     JOIN core.notice n USING (notice_id, notice_version, _snapshot_id)
     ORDER BY n.procedure_id, coalesce(tb.org_number, lower(tb.name)), n.notice_date DESC, tb.position

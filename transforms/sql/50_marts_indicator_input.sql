@@ -29,9 +29,11 @@ bid AS (
 SELECT 'sp_reserved_share' AS indicator_id, region_code, year AS period, 'procedure' AS record_type,
        procedure_id AS record_id, reserved AS yes, reserved_stated AS stated, NULL::DECIMAL(18,2) AS amount
 FROM competed
-UNION ALL SELECT 'sp_social_share', region_code, year, 'procedure', procedure_id, social, social_stated, NULL FROM competed
-UNION ALL SELECT 'sp_innovation_share', region_code, year, 'procedure', procedure_id, innovation, innovation_stated, NULL FROM competed
-UNION ALL SELECT 'sp_green_share', region_code, year, 'procedure', procedure_id, green, green_stated, NULL FROM competed
+-- social, innovation and green fields exist only in eForms: legacy TED-XML procedures would only
+-- dilute the coverage, so these series start with eForms
+UNION ALL SELECT 'sp_social_share', region_code, year, 'procedure', procedure_id, social, social_stated, NULL FROM competed WHERE has_eforms
+UNION ALL SELECT 'sp_innovation_share', region_code, year, 'procedure', procedure_id, innovation, innovation_stated, NULL FROM competed WHERE has_eforms
+UNION ALL SELECT 'sp_green_share', region_code, year, 'procedure', procedure_id, green, green_stated, NULL FROM competed WHERE has_eforms
 UNION ALL SELECT 'sp_single_bidder_share', pr.region_code, b.year, 'lot', b.procedure_id || '/' || b.lot_id,
                  coalesce(b.tenders_received = 1, false), b.tenders_received IS NOT NULL, NULL
           FROM bid b JOIN core.procedure_region pr USING (procedure_id)
