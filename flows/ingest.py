@@ -25,6 +25,7 @@ from sources.http import FetchError
 from sources.snapshot import Snapshot, SnapshotStore
 from warehouse import manifest, runs
 from warehouse.db import connect_work
+from warehouse.faults import checkpoint
 from warehouse.load import LoadResult, Prepared, land, last_code_version, loaded_snapshots
 from warehouse.lock import writer_lock
 
@@ -92,18 +93,23 @@ def files_of(path: Path) -> list[Path]:
 
 def store_files(store: SnapshotStore, spec: registry.SourceSpec, files: list[Path],
                 kind: str) -> list[tuple[Snapshot, bool]]:
+    checkpoint("before-snapshot")
     out = []
     for f in files:
         ext = "".join(f.suffixes[-2:]) if f.name.endswith(".tar.gz") else f.suffix or ".bin"
         out.append(store.put(spec.id, f.read_bytes(), ext, kind=kind, url=f"file://{f.resolve()}",
                              licence=spec.licence, name=f.name))
+    checkpoint("after-snapshot")
     return out
 
 
 def store_fetched(store: SnapshotStore, spec: registry.SourceSpec, fetched: list[Fetched]) -> list[tuple[Snapshot, bool]]:
-    return [store.put(spec.id, f.data, f.ext, kind="captured", url=f.url, query=f.query,
-                      http_status=f.http_status, licence=spec.licence, name=f.name, extra=f.extra)
-            for f in fetched]
+    checkpoint("before-snapshot")
+    stored = [store.put(spec.id, f.data, f.ext, kind="captured", url=f.url, query=f.query,
+                        http_status=f.http_status, licence=spec.licence, name=f.name, extra=f.extra)
+              for f in fetched]
+    checkpoint("after-snapshot")
+    return stored
 
 
 def prepare(spec: registry.SourceSpec, snap: Snapshot) -> Prepared:
@@ -158,6 +164,7 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
                                           run_id=run_id or runs.current_run_id(), full_reload=full)
         finally:
             con.close()
+        checkpoint("after-load")
         runs.record(home, f"ingest:{spec.id}", started, result.status if batch else "unchanged",
                     result.message if batch else "no new snapshots")
     if not batch:

@@ -15,6 +15,7 @@ from flows.settings import resolve_home
 from transforms import build as transforms
 from warehouse import manifest, runs
 from warehouse.db import connect_work, published_path
+from warehouse.faults import checkpoint
 from warehouse.lock import writer_lock
 from warehouse.publish import publish
 
@@ -86,7 +87,9 @@ def _build_and_publish(home: Path, force: bool, before_swap) -> MartsSummary:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    checkpoint("after-build")
     path = publish(home, finalize_sql(), before_swap=before_swap)
+    checkpoint("after-swap")
     manifest.update(home, warehouse={"version": version, "published_at": built_at.isoformat(timespec="seconds"),
                                      "path": str(path), "demo": demo, "counts": counts})
     return MartsSummary("published", version, str(path), counts, demo)

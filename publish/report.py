@@ -20,6 +20,7 @@ from great_tables import GT, html as gt_html
 
 from publish.exports import chromium, write_png, write_tabular
 from warehouse.db import published_path
+from warehouse.faults import checkpoint
 
 TEXT = {
     "sv": {
@@ -333,6 +334,7 @@ def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str 
                        demo=f'<p class="demo" role="note">{t["demo"]}</p>' if info["demo"] else "",
                        sections="\n".join(sections), changes=_changes_html(changes, previous is not None, lang))
     (tmp_dir / "index.html").write_text(page, encoding="utf-8")
+    checkpoint("mid-report")
     gated = changes.filter(pl.col("gate")).height
     held = hold_on_gate and gated > 0
     (tmp_dir / "manifest.json").write_text(json.dumps({
@@ -347,6 +349,7 @@ def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str 
     shutil.rmtree(edition_dir, ignore_errors=True)
     tmp_dir.rename(edition_dir)
     latest = home / "report" / "index.html"
+    checkpoint("before-report-index")
     if not held:
         latest_tmp = latest.with_name("index.html.part")
         latest_tmp.write_text(page.replace('href="tables/', f'href="editions/{edition}/tables/'), encoding="utf-8")

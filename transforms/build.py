@@ -11,6 +11,7 @@ import polars as pl
 from schemas.registry import TABLES, UNVALIDATED, empty_frame
 from transforms import catalogue
 from warehouse.db import quote_ident
+from warehouse.faults import checkpoint
 from warehouse.load import ensure_staging_table
 
 REFERENCE_TABLES = {
@@ -73,6 +74,8 @@ def build(con: duckdb.DuckDBPyConnection, computed_at: datetime | None = None) -
         ensure_staging(con)
         load_reference(con)
         for name, sql in sql_files():
+            if name.startswith("50"):
+                checkpoint("mid-build")
             try:
                 con.execute(sql)
             except duckdb.Error as exc:

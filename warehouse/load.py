@@ -16,6 +16,7 @@ import polars as pl
 from schemas.validate import Validated
 from sources.snapshot import Snapshot
 from warehouse.db import quote_ident
+from warehouse.faults import checkpoint
 
 LINEAGE = ("_snapshot_id", "_loaded_at")
 
@@ -182,6 +183,7 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
             for p in landing:
                 for name, v in p.tables.items():
                     _insert(con, name, v.good, p.snapshot.id, now)
+                    checkpoint("mid-load")
                     rows_loaded += v.good.height
                     per_table[name] = per_table.get(name, 0) + v.good.height
                 for name, f in p.extra.items():

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.db import PUBLISHED_FILE, quote_ident, sql_string, work_path
+from warehouse.faults import checkpoint
 
 NEXT_FILE = "warehouse.next.duckdb"
 PUBLISHED_SCHEMAS = ("core", "marts", "meta")
@@ -55,6 +56,7 @@ def publish(home: Path, finalize_sql: list[str], before_swap=None) -> Path:
                 continue
             s, t = quote_ident(schema), quote_ident(table)
             con.execute(f"CREATE TABLE {s}.{t} AS SELECT * FROM work.{s}.{t}")
+            checkpoint("mid-publish")
         con.execute("DETACH work")
         for sql in finalize_sql:
             con.execute(sql)
@@ -64,6 +66,7 @@ def publish(home: Path, finalize_sql: list[str], before_swap=None) -> Path:
     _fsync(nxt)
     if before_swap is not None:
         before_swap(nxt)
+    checkpoint("before-swap")
     target = home / PUBLISHED_FILE
     stale_wal = home / (PUBLISHED_FILE + ".wal")
     if stale_wal.exists():
