@@ -30,10 +30,20 @@ def _retry_after(resp: requests.Response, default: float) -> float:
             return default
 
 
+_LOOPBACK = ("http://localhost", "http://127.0.0.1", "http://[::1]")
+
+
 def request(source: str, method: str, url: str, *, session: requests.Session | None = None,
             retries: int = 4, backoff: float = 1.0, timeout: float = 60.0, max_wait: float = 120.0,
             **kwargs) -> requests.Response:
-    """Send a request with retries; raise ``FetchError`` for a final failure."""
+    """Send a request with retries; raise ``FetchError`` for a final failure.
+
+    Only HTTPS with certificate verification reaches the network; plain HTTP is accepted for
+    loopback only (the local servers tests replay recorded responses from)."""
+    if not url.startswith("https://") and not url.startswith(_LOOPBACK):
+        raise FetchError(f"{source}: {url}: refusing a non-HTTPS URL")
+    if kwargs.get("verify") is False:
+        raise FetchError(f"{source}: {url}: certificate verification cannot be turned off")
     sess = session or requests.Session()
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
     attempt = 0

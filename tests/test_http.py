@@ -127,3 +127,18 @@ def test_waf_challenge_202_is_a_fetch_error(httpserver, waits):
 def test_plain_202_is_returned(httpserver, waits):
     httpserver.expect_request("/accepted").respond_with_data("queued", status=202)
     assert request("demo", "GET", httpserver.url_for("/accepted")).status_code == 202
+
+
+def test_only_https_reaches_the_network():
+    with pytest.raises(FetchError, match="refusing a non-HTTPS URL"):
+        request("demo", "GET", "http://example.org/data.json")
+    with pytest.raises(FetchError, match="certificate verification cannot be turned off"):
+        request("demo", "GET", "https://example.org/data.json", verify=False)
+
+
+def test_identifiers_in_sql_come_from_a_fixed_shape():
+    from warehouse.db import quote_ident
+    assert quote_ident("pxweb_observation") == '"pxweb_observation"'
+    for hostile in ('x"; DROP TABLE core.organisation; --', "a b", "core.organisation", ""):
+        with pytest.raises(ValueError):
+            quote_ident(hostile)
