@@ -24,9 +24,21 @@ WAREHOUSE_RESOURCE = {"prefect.resource.id": "krafter.warehouse"}
 REPORT_RESOURCE = {"prefect.resource.id": "krafter.report"}
 
 
+def _has_api() -> bool:
+    """Inside a flow or task run, or with a configured Prefect API. Outside both, emitting would
+    start a temporary Prefect server just to drop the event: stage functions called directly
+    (tests, scripts) stay quiet instead."""
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.settings import PREFECT_API_URL
+    return bool(PREFECT_API_URL.value()) or FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
 def emit(event: str, resource: dict, payload: dict) -> None:
     """Emit through Prefect's event client; a pipeline run never fails because events are off."""
     try:
+        if not _has_api():
+            log.debug("no Prefect API: %s not emitted", event)
+            return
         from prefect.events import emit_event
         emit_event(event=event, resource=resource, payload=payload)
     except Exception as exc:  # pragma: no cover - events are best effort

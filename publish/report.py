@@ -29,7 +29,7 @@ TEXT = {
         "overview": "Översikt: kommunerna i {county}", "region": "Område", "period": "Period",
         "themes": {"social_procurement": "Social upphandling", "sector_collaboration": "Samverkan mellan sektorer",
                    "social_economy": "Social ekonomi", "labour_market": "Arbetsmarknad"},
-        "value": "Värde", "n": "Antal (n)", "coverage": "Täckning", "status": "Status",
+        "value": "Värde", "year_before": "Ett år tidigare", "n": "Underlag (n)", "coverage": "Täckning", "status": "Status",
         "source": "Källa", "definition": "Definition", "caveat": "Förbehåll", "missing": "..",
         "no_data": "Inga värden ännu för detta tema.", "trend": "Utveckling",
         "causality": "Tabellerna om arbetsmarknad och upphandling ska inte läsas som orsak och verkan.",
@@ -48,7 +48,7 @@ TEXT = {
         "overview": "Overview: the municipalities of {county}", "region": "Area", "period": "Period",
         "themes": {"social_procurement": "Social procurement", "sector_collaboration": "Cross-sector collaboration",
                    "social_economy": "Social economy", "labour_market": "Labour market"},
-        "value": "Value", "n": "Records (n)", "coverage": "Coverage", "status": "Status",
+        "value": "Value", "year_before": "A year earlier", "n": "Records (n)", "coverage": "Coverage", "status": "Status",
         "source": "Source", "definition": "Definition", "caveat": "Caveat", "missing": "..",
         "no_data": "No values yet for this theme.", "trend": "Trend",
         "causality": "Do not read the labour-market and procurement tables as cause and effect.",
@@ -156,52 +156,74 @@ def overview_table(m: dict, county: str, lang: str) -> tuple[GT, pl.DataFrame]:
     return gt, frame.drop("trend")
 
 
+def _year_before(period: str) -> str:
+    """The same period one year earlier: 2025 → 2024, 2025-03 → 2024-03."""
+    return str(int(period[:4]) - 1) + period[4:]
+
+
+def _focus_regions(m: dict, county: str) -> pl.DataFrame:
+    """The county, the country, then the county's municipalities — the rows every theme table shows."""
+    regions = m["regions"].filter((pl.col("county_code") == county) | pl.col("region_code").is_in([county, "00"]))
+    return regions.with_columns(pl.when(pl.col("region_code") == county).then(0)
+                                .when(pl.col("region_code") == "00").then(1).otherwise(2).alias("_o")
+                                ).sort("_o", "region_code").select("region_code", "name")
+
+
 def theme_table(m: dict, theme: str, county: str, lang: str) -> tuple[GT | None, pl.DataFrame]:
+    """One row per indicator and region: the latest period with a value, the same period a year
+    earlier, n, coverage and status — with each indicator's definition, sources and caveat below."""
     t = TEXT[lang]
     cat = m["catalogue"].filter(pl.col("theme") == theme).sort("indicator_id")
     if cat.height == 0:
         return None, pl.DataFrame()
-    values = m["values"]
-    regions = m["regions"].filter((pl.col("county_code") == county) | (pl.col("region_code").is_in([county, "00"])))
+    values = m["values"].filter(pl.col("sex") == "T")
+    regions = _focus_regions(m, county)
     rows = []
     for ind in cat.iter_rows(named=True):
         period = _latest_period(values, ind["indicator_id"])
         if period is None:
-            period = values.filter(pl.col("indicator_id") == ind["indicator_id"]).get_column("period").max()
-        sub = values.filter((pl.col("indicator_id") == ind["indicator_id"]) & (pl.col("sex") == "T")
-                            & (pl.col("period") == (period or "")) & pl.col("region_code").is_in(regions["region_code"].implode()))
-        for r in sub.sort("region_code").iter_rows(named=True):
-            rows.append({"indicator": ind["name_sv" if lang == "sv" else "name_en"], "region": r["region_name"],
-                         "region_code": r["region_code"], "period": r["period"],
-                         "value": None if r["value"] is None else float(r["value"]),
-                         "n": r["n"], "coverage": None if r["coverage"] is None else float(r["coverage"]) * 100,
-                         "status": STATUS[lang].get(r["status"], r["status"]), "unit": ind["unit"]})
-    frame = pl.DataFrame(rows, schema={"indicator": pl.String, "region": pl.String, "region_code": pl.String,
-                                       "period": pl.String, "value": pl.Float64, "n": pl.Int64,
+            continue
+        sub = values.filter(pl.col("indicator_id") == ind["indicator_id"])
+        latest = {r["region_code"]: r for r in sub.filter(pl.col("period") == period).iter_rows(named=True)}
+        before = {r["region_code"]: r for r in sub.filter(pl.col("period") == _year_before(period)).iter_rows(named=True)}
+        for reg in regions.iter_rows(named=True):
+            r, b = latest.get(reg["region_code"]), before.get(reg["region_code"])
+            rows.append({
+                "indicator": ind["name_sv" if lang == "sv" else "name_en"], "region": reg["name"],
+                "period": period,
+                "value": None if r is None or r["value"] is None else float(r["value"]),
+                "year_before": None if b is None or b["value"] is None else float(b["value"]),
+                "n": None if r is None else r["n"],
+                "coverage": None if r is None or r["coverage"] is None else float(r["coverage"]) * 100,
+                "status": "" if r is None else STATUS[lang].get(r["status"], r["status"]),
+                "unit": ind["unit"]})
+    frame = pl.DataFrame(rows, schema={"indicator": pl.String, "region": pl.String, "period": pl.String,
+                                       "value": pl.Float64, "year_before": pl.Float64, "n": pl.Int64,
                                        "coverage": pl.Float64, "status": pl.String, "unit": pl.String})
     if frame.height == 0:
         return None, frame
-    notes = []
-    for ind in cat.iter_rows(named=True):
-        srcs = ", ".join(SOURCE_NAMES.get(s.strip(), s.strip()) for s in ind["sources"].split(","))
-        notes.append(f"<b>{html.escape(ind['name_sv' if lang == 'sv' else 'name_en'])}</b>: "
-                     f"{html.escape(ind['definition_en'])} {t['source']}: {html.escape(srcs)}. "
-                     f"{html.escape(ind['coverage_note'])}. {t['caveat']}: {html.escape(ind['caveats'])}")
-    percent_rows = frame.with_row_index().filter(pl.col("unit") == "percent")["index"].to_list()
-    other_rows = frame.with_row_index().filter(pl.col("unit") != "percent")["index"].to_list()
-    gt = (GT(frame.drop("unit", "region_code"), rowname_col="region", groupname_col="indicator")
+    gt = (GT(frame.drop("unit"), rowname_col="region", groupname_col="indicator")
           .tab_header(title=t["themes"][theme])
-          .cols_label(period=t["period"], value=t["value"], n=t["n"], coverage=t["coverage"], status=t["status"]))
+          .cols_label(period=t["period"], value=t["value"], year_before=t["year_before"], n=t["n"],
+                      coverage=t["coverage"], status=t["status"]))
     loc = LOCALE[lang]
-    if percent_rows:
-        gt = gt.fmt_number(columns="value", rows=percent_rows, decimals=1, locale=loc, pattern="{x} %")
-    if other_rows:
-        gt = gt.fmt_integer(columns="value", rows=other_rows, locale=loc, pattern="{x} kr")
+    for unit, pattern, decimals in (("percent", "{x} %", 1), ("SEK", "{x} kr", 0), ("count", "{x}", 0),
+                                    ("per 10 000", "{x}", 1)):
+        idx = frame.with_row_index().filter(pl.col("unit") == unit)["index"].to_list()
+        if idx:
+            gt = gt.fmt_number(columns=["value", "year_before"], rows=idx, decimals=decimals, locale=loc,
+                               pattern=pattern)
     gt = (gt.fmt_integer(columns="n", locale=loc)
           .fmt_number(columns="coverage", decimals=0, locale=loc, pattern="{x} %")
-          .sub_missing(columns=["value", "n", "coverage"], missing_text=".."))
-    for note in notes:
-        gt = gt.tab_source_note(gt_html(note))
+          .sub_missing(columns=["value", "year_before", "n", "coverage"], missing_text=".."))
+    for ind in cat.iter_rows(named=True):
+        srcs = ", ".join(SOURCE_NAMES.get(x.strip(), x.strip()) for x in ind["sources"].split(","))
+        definition = ind["definition_sv"] if lang == "sv" else ind["definition_en"]
+        caveat = ind["caveats_sv"] if lang == "sv" else ind["caveats"]
+        gt = gt.tab_source_note(gt_html(
+            f"<b>{html.escape(ind['name_sv' if lang == 'sv' else 'name_en'])}</b>: {html.escape(definition)} "
+            f"{t['source']}: {html.escape(srcs)}. {t['caveat']}: {html.escape(caveat)} "
+            f"(Agenda 2030: {html.escape(ind['sdg_target'])})"))
     return gt, frame
 
 

@@ -148,8 +148,58 @@ CATALOGUE: list[Indicator] = [
               "Series break in 2023 (age range 16–64 → 16–65).", "8.5", "month"),
 ]
 
+TED_SV = "Endast upphandlingar publicerade i TED (över EU:s tröskelvärden)."
+FLAG_SV = "Uppgiften är frivillig i annonsen: saknas den betyder det 'ej angivet', inte 'nej' (se täckning)."
+
+# Swedish definition and caveat of every indicator (what stakeholders read by default)
+SWEDISH: dict[str, tuple[str, str]] = {
+    "sp_reserved_share": ("Andel upphandlingar med konkurrensutsättande annons där minst ett delkontrakt är reserverat "
+                          "(BT-71 res-ws eller res-pub-ser) eller ska utföras inom skyddad anställning (BT-736).", TED_SV),
+    "sp_social_share": ("Andel upphandlingar med sociala hänsyn i något delkontrakt (BT-06 soc-obj eller någon kod i BT-775).",
+                        TED_SV + " " + FLAG_SV + " Serien börjar med eForms (oktober 2023)."),
+    "sp_innovation_share": ("Andel upphandlingar som är innovationsupphandlingar (BT-06 inn-pur eller någon kod i BT-776).",
+                            TED_SV + " " + FLAG_SV),
+    "sp_green_share": ("Andel upphandlingar med miljöhänsyn (BT-06 env-imp, BT-774 eller BT-805).", TED_SV + " " + FLAG_SV),
+    "sp_single_bidder_share": ("Andel tilldelade delkontrakt som fick exakt ett anbud (BT-759).", TED_SV),
+    "sc_ideburen_award_share_lots": ("Andel tilldelade delkontrakt där en vinnare är en idéburen organisation (ideell "
+                                     "förening, trossamfund, stiftelse, registrerad hos Kammarkollegiet eller känt "
+                                     "arbetsintegrerande socialt företag).",
+                                     TED_SV + " Täckning = andel delkontrakt där alla vinnare kunde matchas mot ett organisationsnummer."),
+    "sc_social_economy_award_share_lots": ("Andel tilldelade delkontrakt där en vinnare är idéburen eller en ekonomisk "
+                                           "förening/europakooperativ.", TED_SV),
+    "sc_sme_award_share_lots": ("Andel tilldelade delkontrakt där en vinnare är ett mikro-, små- eller medelstort företag (BT-165).",
+                                TED_SV),
+    "sc_ideburen_award_share_value": ("Andel av tilldelat värde i kronor som gått till idéburna organisationer; ett "
+                                      "konsortiums anbud räknas en gång; belopp i andra valutor ingår inte.",
+                                      TED_SV + " Ramavtalsvärden är tak, inte faktiska inköp."),
+    "sc_reserved_award_value": ("Tilldelat värde i kronor i upphandlingar där deltagandet eller utförandet var reserverat.",
+                                TED_SV + " Ramavtalsvärden är tak, inte faktiska inköp."),
+    "se_ideburen_density": ("Ideella föreningar och stiftelser med näringsverksamhet, ekonomiska föreningar och "
+                            "europakooperativ registrerade hos Bolagsverket, per 10 000 invånare 20–64 år.",
+                            "Registrerad är inte detsamma som verksam. De flesta ideella föreningar finns inte hos "
+                            "Bolagsverket. Innevarande år är preliminärt."),
+    "se_new_cooperatives": ("Nyregistrerade ekonomiska föreningar och europakooperativ under året (Bolagsverket).",
+                            "Innevarande år är preliminärt."),
+    "lm_unemployment_rate": ("Arbetslösa som andel av arbetskraften (sysselsatta + arbetslösa) 20–64 år, registerbaserat (SCB BAS).",
+                             "Preliminära månadsvärden. Län och riket är SCB:s publicerade totaler. Små celler störs av SCB från 2025."),
+    "lm_youth_unemployment_rate": ("Arbetslösa som andel av arbetskraften 20–24 år (SCB BAS).",
+                                   "Små kommuner kan ha undertryckta värden (..)."),
+    "lm_employment_rate": ("Sysselsatta som andel av befolkningen 20–64 år (SCB BAS).", "Registerbaserat, preliminärt."),
+    "lm_registered_unemployment_rate": ("Inskrivna arbetslösa (öppet arbetslösa och i program med aktivitetsstöd) som "
+                                        "andel av den registerbaserade arbetskraften (Arbetsförmedlingen).",
+                                        "Åldersintervallet ändrades från 16–64 till 16–65 år 2023 (tidsseriebrott). "
+                                        "Inte SCB:s officiella arbetslöshet."),
+    "lm_long_term_unemployed_count": ("Inskrivna arbetslösa utan arbete i mer än 12 månader (Arbetsförmedlingen).",
+                                      "Antal under 5 redovisas inte. Tidsseriebrott 2023."),
+    "lm_long_term_unemployed_share": ("Andel av de inskrivna arbetslösa som varit utan arbete i mer än 12 månader.",
+                                      "Tidsseriebrott 2023."),
+}
+
 BY_ID = {i.id: i for i in CATALOGUE}
 
 
 def rows() -> list[dict]:
-    return [asdict(i) for i in CATALOGUE]
+    missing = [i.id for i in CATALOGUE if i.id not in SWEDISH]
+    if missing:
+        raise ValueError(f"indicators without a Swedish definition: {', '.join(missing)}")
+    return [{**asdict(i), "definition_sv": SWEDISH[i.id][0], "caveats_sv": SWEDISH[i.id][1]} for i in CATALOGUE]
