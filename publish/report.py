@@ -32,6 +32,7 @@ TEXT = {
         "value": "Värde", "year_before": "Ett år tidigare", "n": "Underlag (n)", "coverage": "Täckning", "status": "Status",
         "source": "Källa", "definition": "Definition", "caveat": "Förbehåll", "missing": "..",
         "no_data": "Inga värden ännu för detta tema.", "trend": "Utveckling",
+        "group": "Arbetslöshet i jämförbara kommuner (samma storleksgrupp)",
         "causality": "Tabellerna om arbetsmarknad och upphandling ska inte läsas som orsak och verkan.",
         "legend": "Teckenförklaring: .. = uppgift saknas eller är för osäker (för få underlag) för att redovisas.",
         "downloads": "Ladda ner", "changes": "Vad har ändrats sedan förra utgåvan",
@@ -51,6 +52,7 @@ TEXT = {
         "value": "Value", "year_before": "A year earlier", "n": "Records (n)", "coverage": "Coverage", "status": "Status",
         "source": "Source", "definition": "Definition", "caveat": "Caveat", "missing": "..",
         "no_data": "No values yet for this theme.", "trend": "Trend",
+        "group": "Unemployment in comparable municipalities (same size group)",
         "causality": "Do not read the labour-market and procurement tables as cause and effect.",
         "legend": "Legend: .. = missing, or too uncertain (too few records) to publish.",
         "downloads": "Download", "changes": "What changed since the last edition",
@@ -96,13 +98,17 @@ def load_marts(home: Path) -> dict:
         catalogue = con.sql("SELECT * FROM marts.indicator").pl()
         info = con.sql("SELECT * FROM meta.warehouse_info").pl().row(0, named=True)
         regions = con.sql("SELECT * FROM core.region").pl()
+        comparison = con.sql("SELECT c.indicator_id, c.region_code, c.period, c.sex, c.group_value, g.name_sv AS group_sv, "
+                             "g.name_en AS group_en FROM marts.indicator_comparison c "
+                             "LEFT JOIN core.municipality_group g USING (region_code)").pl()
         snapshots = [dict(zip(("source", "sha256", "kind", "fetched_at"), r)) for r in con.execute(
             "SELECT s.source, s.sha256, s.kind, s.fetched_at FROM meta.snapshot s JOIN "
             "(SELECT DISTINCT source, unnest(snapshots) AS sha FROM meta.loads WHERE status = 'loaded') l "
             "ON l.source = s.source AND l.sha = s.sha256 ORDER BY s.source, s.fetched_at").fetchall()]
     finally:
         con.close()
-    return {"values": values, "catalogue": catalogue, "info": info, "regions": regions, "snapshots": snapshots}
+    return {"values": values, "catalogue": catalogue, "info": info, "regions": regions, "snapshots": snapshots,
+            "comparison": comparison}
 
 
 def _fmt(gt: GT, lang: str, columns: list[str], unit: str = "percent") -> GT:
@@ -140,6 +146,14 @@ def overview_table(m: dict, county: str, lang: str) -> tuple[GT, pl.DataFrame]:
                            on="region_code", how="left")
         name = cat.filter(pl.col("indicator_id") == ind).row(0, named=True)["name_sv" if lang == "sv" else "name_en"]
         labels[ind] = f"{name} ({period or '–'})"
+    # the unemployment rate of comparable municipalities (same size group), for municipalities
+    ump_period = _latest_period(values, "lm_unemployment_rate")
+    group = (m["comparison"].filter((pl.col("indicator_id") == "lm_unemployment_rate") & (pl.col("sex") == "T")
+                                    & (pl.col("period") == (ump_period or "")))
+             .select("region_code", pl.col("group_value").cast(pl.Float64).alias("group_unemployment")))
+    frame = frame.join(group, on="region_code", how="left")
+    labels["group_unemployment"] = t["group"]
+    headline = headline + ["group_unemployment"]
     # 24-month trend of the unemployment rate as a nanoplot
     trend = (values.filter((pl.col("indicator_id") == "lm_unemployment_rate") & (pl.col("sex") == "T"))
              .sort("period").group_by("region_code", maintain_order=True)

@@ -173,3 +173,19 @@ def test_status_manifest_lists_every_loaded_source(demo_home):
     assert {"pxweb", "ted", "bolagsverket", "wise", "iop", "ideburen"} <= set(m["sources"])
     assert m["sources"]["bolagsverket"]["quarantined"] == 2
     assert m["warehouse"]["demo"] is True
+
+
+def test_each_municipality_is_compared_with_county_country_and_its_size_group(demo_home, bas):
+    con = published(demo_home)
+    # Linköping, Norrköping and Jönköping have over 50 000 inhabitants aged 20–64: group S4
+    members = [r[0] for r in con.execute("SELECT region_code FROM core.municipality_group WHERE group_id = 'S4' "
+                                         "ORDER BY 1").fetchall()]
+    assert members == ["0580", "0581", "0680"]
+    # the group value pools the members' counts: Σ unemployed / Σ labour force, August 2026
+    unemployed = sum(cell(bas, Region=r, Alder="20-64", Kon="1+2", ContentsCode="000004YH", Tid="2026M08") for r in members)
+    employed = sum(cell(bas, Region=r, Alder="20-64", Kon="1+2", ContentsCode="000006HI", Tid="2026M08") for r in members)
+    row = con.execute("SELECT value, county_value, country_value, group_id, group_value, group_members "
+                      "FROM marts.indicator_comparison WHERE indicator_id = 'lm_unemployment_rate' "
+                      "AND region_code = '0580' AND period = '2026-08' AND sex = 'T'").fetchall()[0]
+    assert row == (Decimal("7.4"), Decimal("8.4"), Decimal("8.1"), "S4",
+                   round(Decimal(100 * unemployed) / Decimal(unemployed + employed), 1), 3)

@@ -19,6 +19,7 @@ REFERENCE_TABLES = {
     "legal_form": "legal_forms.csv",
     "bolagsverket_form": "bolagsverket_forms.csv",
     "county_buyer": "county_buyers.csv",
+    "municipality_group_definition": "municipality_groups.csv",
 }
 
 

@@ -52,3 +52,5 @@ COMMENT ON TABLE core.award IS 'One row per winning organisation per awarded lot
 COMMENT ON TABLE meta.loads IS 'Loads ledger: every batch of snapshots landed or rejected, with rows and quarantined counts';
 COMMENT ON TABLE meta.quarantine IS 'Rows that failed validation: source, snapshot, row number, column, check and a redacted value';
 COMMENT ON TABLE meta.snapshot IS 'Raw snapshots behind the loaded data (sha256, fetched at, captured or synthetic)';
+COMMENT ON TABLE marts.indicator_comparison IS 'Each municipality''s value beside its county, the country and its comparison group (size group by population 20–64; the group value pools members'' numerators and denominators)';
+COMMENT ON TABLE core.municipality_group IS 'Comparison group of every municipality: size group by population aged 20–64 (SCB BAS, latest month); definitions in core.municipality_group_definition';
