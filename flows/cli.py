@@ -174,13 +174,14 @@ def status(home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
     for spec in registry.SOURCES.values():
         s = m.get("sources", {}).get(spec.id, {})
         fetched = s.get("fetched_at")
-        if not fetched:
+        checked = s.get("checked_at") or fetched     # a live check that found nothing new counts
+        if not checked:
             fresh = "never"
         else:
-            age = (now - datetime.fromisoformat(fetched)).total_seconds() / 86400
+            age = (now - datetime.fromisoformat(checked)).total_seconds() / 86400
             fresh = "fresh" if age <= spec.cadence_days else f"stale ({age:.0f} d > {spec.cadence_days} d)"
         rows.append({"source": spec.id, "family": spec.family, "last_snapshot": s.get("last_snapshot"),
-                     "fetched_at": fetched, "kind": s.get("kind"), "rows": s.get("rows"),
+                     "fetched_at": fetched, "checked_at": s.get("checked_at"), "kind": s.get("kind"), "rows": s.get("rows"),
                      "quarantined": s.get("quarantined"), "status": s.get("status", "not loaded"),
                      "freshness": fresh, "message": s.get("message")})
     if as_json:

@@ -192,6 +192,8 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
 def fetch_task(home: str, source_id: str, region: str, since: date | None,
                base_url: str | None = None) -> list[Fetched]:
     spec = registry.get(source_id)
+    # a mirror or proxy of the provider (and the local replay server in tests): KRAFTER_<ID>_URL
+    base_url = base_url or os.environ.get(f"KRAFTER_{source_id.upper().replace('-', '_')}_URL")
     stored = SnapshotStore(Path(home)).list(source_id)
     last = manifest.read(Path(home)).get("sources", {}).get(source_id, {})
     ctx = FetchContext(region=region, since=since, base_url=base_url,
@@ -222,7 +224,11 @@ def ingest_source(home: str, source_id: str, files: list[str] | None = None, kin
         msg = str(exc) if str(exc).startswith(source_id) else f"{source_id}: {exc}"
         manifest.update(Path(home), sources={source_id: {"status": "failed", "message": msg}})
         return IngestSummary(source_id, "failed", message=msg)
-    return ingest_snapshots(Path(home), spec, stored)
+    summary = ingest_snapshots(Path(home), spec, stored)
+    if live:   # the provider answered: the source is as fresh as this check, even with nothing new
+        manifest.update(Path(home), sources={source_id: {
+            "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}})
+    return summary
 
 
 @flow(name="ingest-family")

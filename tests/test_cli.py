@@ -109,3 +109,17 @@ def test_demo_twice_converges(prefect_harness, tmp_path):
     con.close()
     status = runner.invoke(app, ["status", "--home", str(home), "--json"])
     assert status.exit_code == 0 and json.loads(status.output)["warehouse"]["version"] == 1
+
+
+def test_status_flags_a_source_older_than_its_cadence(tmp_path):
+    from warehouse import manifest
+    manifest.update(tmp_path, sources={
+        "ted": {"last_snapshot": "a" * 64, "fetched_at": "2020-01-01T00:00:00+00:00", "rows": 5,
+                "quarantined": 0, "status": "loaded", "kind": "captured"},
+        "pxweb": {"last_snapshot": "b" * 64, "fetched_at": "2020-01-01T00:00:00+00:00",
+                  "checked_at": "2999-01-01T00:00:00+00:00", "rows": 1, "quarantined": 0, "status": "loaded"}})
+    data = json.loads(krafter("status", "--home", str(tmp_path), "--json").stdout)
+    by_id = {s["source"]: s for s in data["sources"]}
+    assert by_id["ted"]["freshness"].startswith("stale (") and by_id["ted"]["freshness"].endswith("> 1 d)")
+    assert by_id["pxweb"]["freshness"] == "fresh"      # checked recently, nothing new
+    assert by_id["kolada"]["freshness"] == "never"
