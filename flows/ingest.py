@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 from prefect import flow, task
 
-from flows import events
+from flows import events, logs
 from schemas.registry import REJECT_SUFFIX, TABLES, UNVALIDATED
 from schemas.validate import validate
 from sources import registry
@@ -171,6 +171,12 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
         return IngestSummary(spec.id, "unchanged", message="no new snapshots")
     summary = IngestSummary(spec.id, result.status, sum(1 for _, n in stored if n), result.rows_loaded,
                             result.quarantined, result.message, result.snapshots)
+    log = logs.logger()
+    if result.status == "loaded":
+        log.info("%s: landed %d rows from %d snapshot(s), %d quarantined (see meta.quarantine)",
+                 spec.id, result.rows_loaded, len(batch), result.quarantined)
+    elif result.status == "rejected":
+        log.error("%s: REJECTED — %s; the previous data stays in place", spec.id, result.message)
     if result.status == "loaded":
         events.dataset_updated(spec.id, [s.sha256 for s in batch], result.rows_loaded, result.quarantined)
     elif result.status == "rejected":
@@ -222,6 +228,7 @@ def ingest_source(home: str, source_id: str, files: list[str] | None = None, kin
             stored = store_files(store, spec, [Path(f) for f in files or []], kind)
     except (FetchError, ParseError) as exc:
         msg = str(exc) if str(exc).startswith(source_id) else f"{source_id}: {exc}"
+        logs.logger().error("%s: fetch failed — %s; retry with `krafter refresh --only %s`", source_id, msg, source_id)
         manifest.update(Path(home), sources={source_id: {"status": "failed", "message": msg}})
         return IngestSummary(source_id, "failed", message=msg)
     summary = ingest_snapshots(Path(home), spec, stored)

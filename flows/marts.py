@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows import events
+from flows import events, logs
 from flows.settings import resolve_home
 from transforms import build as transforms
 from warehouse import manifest, runs
@@ -60,6 +60,12 @@ def build_and_publish(home: Path, force: bool = False, before_swap=None) -> Mart
     with writer_lock(home):
         summary = _build_and_publish(home, force, before_swap)
         runs.record(home, "build-marts", started, summary.status, f"version {summary.version}")
+    log = logs.logger()
+    if summary.status == "published":
+        log.info("warehouse version %s published at %s (%s indicator values)", summary.version, summary.path,
+                 summary.counts.get("marts.indicator_value"))
+    else:
+        log.info("nothing new in the loads ledger: warehouse version %s kept", summary.version)
     if summary.status == "published":
         events.marts_updated(summary.version, summary.path, summary.counts.get("marts.indicator_value", 0))
     return summary

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows import events
+from flows import events, logs
 from flows.settings import resolve_home
 from publish.report import ReportResult, build_report
 from warehouse import manifest, runs
@@ -24,6 +24,12 @@ def write_report(home: Path, county: str = "05", lang: str = "sv") -> ReportResu
         runs.record(home, "publish-report", started, "written", result.edition)
     manifest.update(home, report={"edition": result.edition, "path": str(result.index), "lang": lang,
                                   "county": county, "tables": result.tables})
+    log = logs.logger()
+    log.info("report edition %s written to %s%s", result.edition, result.edition_dir,
+             " — HELD by the publication gate" if result.held else "")
+    if result.gated:
+        log.warning("%d value(s) moved beyond the publication gate: see 'Publiceringskontroll' in %s",
+                    result.gated, result.edition_dir / "index.html")
     events.report_published(result.edition, str(result.index))
     return result
 
