@@ -77,7 +77,7 @@ def explain(home: Path, indicator_id: str, region: str, period: str, sex: str = 
             out.queries.append(LABOUR_SQL)
             out.models = ["transforms/sql/20_core_labour_market.sql", "transforms/sql/60_marts_indicator_value.sql"]
         else:
-            out.rows = _dicts(con.execute(RECORDS_SQL, [indicator_id, region, period]))
+            out.rows = _dicts(con.execute(RECORDS_SQL, [ind[0].get("base") or indicator_id, region, period]))
             out.queries.append(RECORDS_SQL)
             out.models = ["transforms/sql/40_core_procurement.sql", "transforms/sql/50_marts_indicator_input.sql",
                           "transforms/sql/60_marts_indicator_value.sql"]

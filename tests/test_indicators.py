@@ -192,3 +192,10 @@ def test_series_break_is_carried_in_status(world):
     # long-term: 1 900 of 5 400 = 35,2 %; the count is the count
     assert value(world, "lm_long_term_unemployed_share", "0580", "2023-01")[0] == Decimal("35.2")
     assert value(world, "lm_long_term_unemployed_count", "0580", "2023-01")[0] == Decimal("1900")
+
+
+def test_yes_of_stated_is_published_beside_yes_of_all(world):
+    # social, of the five procedures that stated it (P1, P2, P4, P5, P7): P1 and P2 → 2/5 = 40,0 %;
+    # n is the stated procedures (5, at the minimum), coverage the same 5/7 as the headline
+    assert value(world, "sp_social_share_of_stated", "0580", "2025") == (
+        Decimal("40.0"), Decimal("2"), Decimal("5"), 5, Decimal("0.7143"), "final")

@@ -28,6 +28,7 @@ class Indicator:
     caveats: str
     sdg_target: str
     period: str = "year"     # year | month
+    base: str | None = None  # another reading of this indicator's records (yes/stated of a yes/all share)
 
 
 CATALOGUE: list[Indicator] = [
@@ -56,6 +57,17 @@ CATALOGUE: list[Indicator] = [
               "procedures with green procurement", "procedures with a competition notice", "percent",
               "share_count", 5, "ted", "coverage = share where BT-06, BT-774 or BT-805 was stated",
               TED_CAVEAT_EN + " " + FLAG_CAVEAT_EN, "12.7"),
+    *[Indicator(f"{base}_of_stated", "procurement", "social_procurement", f"{sv} — andel av dem som angett uppgiften",
+                f"{en} — share of procedures that stated it",
+                f"Procedures with {what} among the procedures whose notices stated the field ({fields}).",
+                f"procedures with {what}", f"procedures stating {fields}", "percent", "share_stated", 5, "ted",
+                "n = procedures that stated the field; read together with the headline (yes of all) and coverage",
+                TED_CAVEAT_EN + " " + FLAG_CAVEAT_EN, "12.7", base=base)
+      for base, sv, en, what, fields in (
+          ("sp_social_share", "Sociala hänsyn", "Social considerations", "social considerations", "BT-06 or BT-775"),
+          ("sp_innovation_share", "Innovationsupphandling", "Innovation procurement", "innovation procurement",
+           "BT-06 or BT-776"),
+          ("sp_green_share", "Miljöhänsyn", "Green procurement", "green procurement", "BT-06, BT-774 or BT-805"))],
     Indicator("sp_single_bidder_share", "procurement", "social_procurement",
               "Andel tilldelade delkontrakt med endast ett anbud", "Awarded lots with a single tender",
               "Awarded lots that received exactly one tender (BT-759 for BT-760 'tenders').",
@@ -194,6 +206,12 @@ SWEDISH: dict[str, tuple[str, str]] = {
     "lm_long_term_unemployed_share": ("Andel av de inskrivna arbetslösa som varit utan arbete i mer än 12 månader.",
                                       "Tidsseriebrott 2023."),
 }
+
+for _base in ("sp_social_share", "sp_innovation_share", "sp_green_share"):
+    _sv, _ = SWEDISH[_base]
+    SWEDISH[f"{_base}_of_stated"] = (
+        "Samma andel räknad bara bland de upphandlingar som angett uppgiften. " + _sv,
+        TED_SV + " " + FLAG_SV + " Läs tillsammans med huvudmåttet (av alla) och täckningen.")
 
 BY_ID = {i.id: i for i in CATALOGUE}
 

@@ -2,7 +2,8 @@
 -- denominator, n, coverage and status. Record-based values exist for every region and every period
 -- the indicator has data for anywhere; below the catalogue's minimum n they are suppressed.
 CREATE OR REPLACE TABLE marts.indicator_value AS
-WITH kinds AS (SELECT indicator_id, kind, min_n, unit FROM marts.indicator),
+-- an indicator with a `base` reads its base's records (e.g. the "of stated" reading of a share)
+WITH kinds AS (SELECT indicator_id, kind, min_n, unit, coalesce(base, indicator_id) AS input_id FROM marts.indicator),
 agg AS (
     SELECT i.indicator_id, i.region_code, i.period,
            count(*) AS records,
@@ -17,7 +18,7 @@ agg AS (
 grid AS (
     SELECT k.indicator_id, r.region_code, p.period
     FROM kinds k
-    JOIN (SELECT DISTINCT indicator_id, period FROM marts.indicator_input) p USING (indicator_id)
+    JOIN (SELECT DISTINCT indicator_id AS input_id, period FROM marts.indicator_input) p USING (input_id)
     CROSS JOIN core.region r
 ),
 records AS (
@@ -27,16 +28,18 @@ records AS (
            coalesce(a.valued_stated, 0) AS valued_stated,
            coalesce(a.yes_amount, 0) AS yes_amount, coalesce(a.amount, 0) AS amount
     FROM grid g JOIN kinds k USING (indicator_id)
-    LEFT JOIN agg a USING (indicator_id, region_code, period)
+    LEFT JOIN agg a ON a.indicator_id = k.input_id AND a.region_code = g.region_code AND a.period = g.period
 ),
 record_values AS (
     SELECT indicator_id, region_code, period, 'T' AS sex,
-           CASE WHEN kind = 'share_count' THEN yes_records::DECIMAL(18,2)
+           CASE WHEN kind IN ('share_count', 'share_stated') THEN yes_records::DECIMAL(18,2)
                 WHEN kind IN ('share_value', 'sum_value') THEN yes_amount END AS numerator,
            CASE WHEN kind = 'share_count' THEN records::DECIMAL(18,2)
+                WHEN kind = 'share_stated' THEN stated_records::DECIMAL(18,2)
                 WHEN kind = 'share_value' THEN amount
                 ELSE NULL END AS denominator,
-           CASE WHEN kind = 'share_count' THEN records ELSE valued_records END AS n,
+           CASE WHEN kind = 'share_count' THEN records
+                WHEN kind = 'share_stated' THEN stated_records ELSE valued_records END AS n,
            unit, min_n,
            CASE WHEN records = 0 THEN NULL
                 WHEN kind = 'share_count' THEN round(stated_records / records, 4)
