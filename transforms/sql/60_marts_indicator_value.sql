@@ -42,7 +42,7 @@ record_values AS (
                 WHEN kind = 'share_stated' THEN stated_records ELSE valued_records END AS n,
            unit, min_n,
            CASE WHEN records = 0 THEN NULL
-                WHEN kind = 'share_count' THEN round(stated_records / records, 4)
+                WHEN kind IN ('share_count', 'share_stated') THEN round(stated_records / records, 4)
                 ELSE round(valued_stated / records, 4) END::DECIMAL(9,4) AS coverage,
            kind
     FROM records
