@@ -189,3 +189,16 @@ def test_each_municipality_is_compared_with_county_country_and_its_size_group(de
                       "AND region_code = '0580' AND period = '2026-08' AND sex = 'T'").fetchall()[0]
     assert row == (Decimal("7.4"), Decimal("8.4"), Decimal("8.1"), "S4",
                    round(Decimal(100 * unemployed) / Decimal(unemployed + employed), 1), 3)
+
+
+def test_coverage_of_the_procurement_data_is_reported(demo_home):
+    con = published(demo_home)
+    winners = dict(con.execute("SELECT metric, records FROM marts.data_coverage WHERE year = '2024' "
+                               "AND subject = 'winners'").fetchall())
+    # 14 winning organisations in 2024: 12 matched, P07's natural person never stored, one unknown company
+    assert winners == {"matched to an organisation": 12, "not matched": 1,
+                       "natural person or withheld (not matched by design)": 1}
+    # TED's 9 Swedish procedures of 2024 against Upphandlingsmyndigheten's 17 575 advertised
+    row = con.execute("SELECT national_value, ted_value, ted_share_percent FROM marts.national_benchmark "
+                      "WHERE year = '2024' AND measure = 'advertised_procurements'").fetchall()[0]
+    assert row == (Decimal("17575.00"), 9, Decimal("0.1"))

@@ -54,3 +54,5 @@ COMMENT ON TABLE meta.quarantine IS 'Rows that failed validation: source, snapsh
 COMMENT ON TABLE meta.snapshot IS 'Raw snapshots behind the loaded data (sha256, fetched at, captured or synthetic)';
 COMMENT ON TABLE marts.indicator_comparison IS 'Each municipality''s value beside its county, the country and its comparison group (size group by population 20–64; the group value pools members'' numerators and denominators)';
 COMMENT ON TABLE core.municipality_group IS 'Comparison group of every municipality: size group by population aged 20–64 (SCB BAS, latest month); definitions in core.municipality_group_definition';
+COMMENT ON TABLE marts.data_coverage IS 'Per year: how buyers were placed (location_method), how many winners matched an organisation, which currencies tender values are in';
+COMMENT ON TABLE marts.national_benchmark IS 'Upphandlingsmyndigheten''s national figures beside what TED holds for Sweden (ted_share_percent: how much of all advertised procurement the sp_ indicators see)';
