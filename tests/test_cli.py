@@ -123,3 +123,16 @@ def test_status_flags_a_source_older_than_its_cadence(tmp_path):
     assert by_id["ted"]["freshness"].startswith("stale (") and by_id["ted"]["freshness"].endswith("> 1 d)")
     assert by_id["pxweb"]["freshness"] == "fresh"      # checked recently, nothing new
     assert by_id["kolada"]["freshness"] == "never"
+
+
+def test_ingest_bolagsverket_file_on_a_fresh_home_lands_organisations(prefect_harness, tmp_path):
+    home = tmp_path / "fresh"
+    result = runner.invoke(app, ["ingest", "bolagsverket", "--file",
+                                 str(SAMPLES / "bolagsverket" / "bolagsverket_bulkfil.zip"), "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    # 3 000 rows: 2 with a bad check digit quarantined; sole traders never stored, only counted
+    assert con.execute("SELECT count(*) FROM core.organisation").fetchall()[0][0] == 2998
+    assert con.execute("SELECT bolagsverket FROM core.sole_trader_count").fetchall()[0][0] == 20
+    assert con.execute("SELECT count(*) FROM meta.quarantine WHERE source = 'bolagsverket'").fetchall()[0][0] == 2
+    con.close()
