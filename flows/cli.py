@@ -244,14 +244,20 @@ def explain(indicator: str = typer.Argument(..., help="Indicator id, e.g. sp_res
 @app.command()
 def report(home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP),
            lang: str = typer.Option("sv", "--lang", help="sv (default) or en."),
-           region: str = typer.Option("05", "--region", help="County the report focuses on.")) -> None:
+           region: str = typer.Option("05", "--region", help="County the report focuses on."),
+           hold_on_gate: bool = typer.Option(False, "--hold-on-gate",
+                                             help="Keep the previous edition as the latest when values moved "
+                                                  "beyond the publication gate.")) -> None:
     """Write a report edition from the published warehouse (Swedish, or English with --lang en)."""
     h = _setup(home)
     if lang not in ("sv", "en"):
         _fail(f"--lang must be sv or en, not '{lang}'")
     from flows.report import publish_report
-    result = _run(publish_report, home=str(h), county=region, lang=lang)
-    out.print(f"Report:    {result.index}  (edition {result.edition}, {lang})")
+    result = _run(publish_report, home=str(h), county=region, lang=lang, hold_on_gate=hold_on_gate)
+    out.print(f"Report:    {result.edition_dir / 'index.html'}  (edition {result.edition}, {lang})")
+    if result.gated:
+        out.print(f"Publication gate: {result.gated} value(s) moved beyond the threshold"
+                  + (" — edition HELD, report/index.html still shows the previous one" if result.held else ""))
 
 
 def main() -> None:  # pragma: no cover

@@ -14,13 +14,13 @@ from warehouse.db import published_path
 from warehouse.lock import writer_lock
 
 
-def write_report(home: Path, county: str = "05", lang: str = "sv") -> ReportResult:
+def write_report(home: Path, county: str = "05", lang: str = "sv", hold_on_gate: bool = False) -> ReportResult:
     home = Path(home)
     if not published_path(home).exists():
         raise FileNotFoundError(f"{published_path(home)}: no published warehouse yet; run krafter refresh or demo")
     started = datetime.now(timezone.utc)
     with writer_lock(home):
-        result = build_report(home, county=county, lang=lang)
+        result = build_report(home, county=county, lang=lang, hold_on_gate=hold_on_gate)
         runs.record(home, "publish-report", started, "written", result.edition)
     manifest.update(home, report={"edition": result.edition, "path": str(result.index), "lang": lang,
                                   "county": county, "tables": result.tables})
@@ -35,5 +35,8 @@ def write_report(home: Path, county: str = "05", lang: str = "sv") -> ReportResu
 
 
 @flow(name="publish-report")
-def publish_report(home: str | None = None, county: str = "05", lang: str = "sv") -> ReportResult:
-    return write_report(resolve_home(home), county=county, lang=lang)
+def publish_report(home: str | None = None, county: str = "05", lang: str = "sv",
+                   hold_on_gate: bool = False) -> ReportResult:
+    """Write a dated edition; with ``hold_on_gate`` an edition whose values moved beyond the gate
+    is written but not made the latest until an operator runs the report again without it."""
+    return write_report(resolve_home(home), county=county, lang=lang, hold_on_gate=hold_on_gate)
