@@ -199,3 +199,11 @@ def test_yes_of_stated_is_published_beside_yes_of_all(world):
     # n is the stated procedures (5, at the minimum), coverage the same 5/7 as the headline
     assert value(world, "sp_social_share_of_stated", "0580", "2025") == (
         Decimal("40.0"), Decimal("2"), Decimal("5"), 5, Decimal("0.7143"), "final")
+
+
+def test_public_civil_pairs_are_counted_where_the_buyer_is(world):
+    # one public buyer (Linköpings kommun) × one idea-based winner (Stadsmissionen, P7) in 2025
+    assert value(world, "sc_public_civil_contracts", "0580", "2025") == (
+        Decimal("1"), Decimal("1"), None, 1, None, "final")
+    # Norrköping had no such pair: a real zero, not missing
+    assert value(world, "sc_public_civil_contracts", "0581", "2025")[::5] == (Decimal("0"), "final")

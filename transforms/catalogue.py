@@ -102,6 +102,26 @@ CATALOGUE: list[Indicator] = [
               "ted, bolagsverket, scb-register, ideburen, wise",
               "coverage = share of awarded lots with a SEK value and matched winners",
               TED_CAVEAT_EN + " Framework values are ceilings, not spend.", "17.17"),
+    Indicator("sc_social_economy_award_share_value", "procurement", "sector_collaboration",
+              "Andel av tilldelat värde (SEK) till den sociala ekonomin", "Awarded SEK value won by the social economy",
+              "SEK value of awarded lots won by idea-based organisations or cooperatives over all SEK-valued awarded "
+              "lots; a consortium's tender value counted once.",
+              "SEK awarded to idea-based organisations or cooperatives", "SEK awarded", "percent", "share_value", 5,
+              "ted, bolagsverket, scb-register, ideburen, wise",
+              "coverage = share of awarded lots with a SEK value and matched winners",
+              TED_CAVEAT_EN + " Framework values are ceilings, not spend.", "17.17"),
+    Indicator("sc_public_civil_contracts", "procurement", "sector_collaboration",
+              "Offentliga köpare × idéburna leverantörer med kontrakt", "Public buyer × idea-based supplier pairs",
+              "Distinct pairs of a public buyer and an idea-based supplier with an award in the year, counted where "
+              "the buyer is.", "pairs", "—", "count", "count_records", 0, "ted, bolagsverket, scb-register, ideburen",
+              "n = pairs", TED_CAVEAT_EN + " A trade link, not the whole of 'samverkan' (IOP and grants are not here).",
+              "17.17"),
+    Indicator("sc_iop_agreements", "organisations", "sector_collaboration",
+              "Idéburet-offentliga partnerskap (IOP) i kraft", "IOP agreements in force",
+              "IOP agreements in force at some time during the year, from the curated list.", "agreements", "—",
+              "count", "count", 0, "iop",
+              "coverage = share of the region's municipalities the curated list covers; NULL where it covers none",
+              "Only as complete as the curated list.", "17.17"),
     Indicator("sc_reserved_award_value", "procurement", "sector_collaboration",
               "Tilldelat värde (SEK) i reserverade upphandlingar", "SEK awarded in reserved procedures",
               "Sum of SEK tender values of awarded lots in procedures whose competition notice reserved participation or execution.",
@@ -184,6 +204,14 @@ SWEDISH: dict[str, tuple[str, str]] = {
     "sc_ideburen_award_share_value": ("Andel av tilldelat värde i kronor som gått till idéburna organisationer; ett "
                                       "konsortiums anbud räknas en gång; belopp i andra valutor ingår inte.",
                                       TED_SV + " Ramavtalsvärden är tak, inte faktiska inköp."),
+    "sc_social_economy_award_share_value": ("Andel av tilldelat värde i kronor som gått till idéburna organisationer "
+                                            "eller ekonomiska föreningar; ett konsortiums anbud räknas en gång.",
+                                            TED_SV + " Ramavtalsvärden är tak, inte faktiska inköp."),
+    "sc_public_civil_contracts": ("Antal olika par av offentlig köpare och idéburen leverantör med tilldelat kontrakt "
+                                  "under året, räknat där köparen finns.",
+                                  TED_SV + " En affärsrelation, inte hela samverkan (IOP och bidrag syns inte här)."),
+    "sc_iop_agreements": ("Idéburet-offentliga partnerskap (IOP) som gällt någon gång under året, enligt egen lista.",
+                          "Bara så fullständig som listan; täckning = andel av områdets kommuner som listan omfattar."),
     "sc_reserved_award_value": ("Tilldelat värde i kronor i upphandlingar där deltagandet eller utförandet var reserverat.",
                                 TED_SV + " Ramavtalsvärden är tak, inte faktiska inköp."),
     "se_ideburen_density": ("Ideella föreningar och stiftelser med näringsverksamhet, ekonomiska föreningar och "

@@ -41,6 +41,17 @@ UNION ALL SELECT 'sc_ideburen_award_share_lots', region_code, year, 'lot', proce
 UNION ALL SELECT 'sc_social_economy_award_share_lots', region_code, year, 'lot', procedure_id || '/' || lot_id, social_economy, matched, NULL FROM awarded
 UNION ALL SELECT 'sc_sme_award_share_lots', region_code, year, 'lot', procedure_id || '/' || lot_id, sme, size_stated, NULL FROM awarded
 UNION ALL SELECT 'sc_ideburen_award_share_value', region_code, year, 'lot', procedure_id || '/' || lot_id, ideburen, matched, sek_amount FROM awarded
+UNION ALL SELECT 'sc_social_economy_award_share_value', region_code, year, 'lot', procedure_id || '/' || lot_id, social_economy, matched, sek_amount FROM awarded
+-- trade links: distinct public buyer × idea-based winner pairs with an award, where the buyer is
+UNION ALL SELECT DISTINCT 'sc_public_civil_contracts', r.region_code, a.year, 'pair',
+                 coalesce(b.org_number, b.name) || '×' || a.winner_org_number, true, true, NULL::DECIMAL(18,2)
+          FROM core.award a
+          JOIN core.buyer b USING (procedure_id)
+          CROSS JOIN LATERAL (SELECT unnest([b.municipality_code, b.county_code,
+                                             CASE WHEN b.country = 'SWE' THEN '00' END]) AS region_code) r
+          WHERE a.is_ideburen AND r.region_code IS NOT NULL
+            AND b.buyer_class IN ('municipality', 'region', 'state_agency', 'municipal_company',
+                                  'central_purchasing_body')
 UNION ALL SELECT 'sc_reserved_award_value', a.region_code, a.year, 'lot', a.procedure_id || '/' || a.lot_id,
                  coalesce(p.reserved, false), coalesce(p.reserved_stated, false), a.sek_amount
           FROM awarded a JOIN core.procedure p USING (procedure_id)

@@ -32,16 +32,17 @@ records AS (
 ),
 record_values AS (
     SELECT indicator_id, region_code, period, 'T' AS sex,
-           CASE WHEN kind IN ('share_count', 'share_stated') THEN yes_records::DECIMAL(18,2)
+           CASE WHEN kind IN ('share_count', 'share_stated', 'count_records') THEN yes_records::DECIMAL(18,2)
                 WHEN kind IN ('share_value', 'sum_value') THEN yes_amount END AS numerator,
            CASE WHEN kind = 'share_count' THEN records::DECIMAL(18,2)
                 WHEN kind = 'share_stated' THEN stated_records::DECIMAL(18,2)
                 WHEN kind = 'share_value' THEN amount
                 ELSE NULL END AS denominator,
            CASE WHEN kind = 'share_count' THEN records
-                WHEN kind = 'share_stated' THEN stated_records ELSE valued_records END AS n,
+                WHEN kind = 'share_stated' THEN stated_records
+                WHEN kind = 'count_records' THEN records ELSE valued_records END AS n,
            unit, min_n,
-           CASE WHEN records = 0 THEN NULL
+           CASE WHEN records = 0 OR kind = 'count_records' THEN NULL
                 WHEN kind IN ('share_count', 'share_stated') THEN round(stated_records / records, 4)
                 ELSE round(valued_stated / records, 4) END::DECIMAL(9,4) AS coverage,
            kind
@@ -75,6 +76,37 @@ labour_values AS (
     UNION ALL SELECT 'lm_registered_unemployment_rate', region_code, period, sex, registered_unemployed, registered_labour_force, has_break, 'final' FROM af_labour
     UNION ALL SELECT 'lm_long_term_unemployed_count', region_code, period, sex, unemployed_12m, NULL, has_break, 'final' FROM af_labour
     UNION ALL SELECT 'lm_long_term_unemployed_share', region_code, period, sex, unemployed_12m, registered_unemployed, has_break, 'final' FROM af_labour
+),
+-- IOP agreements in force during each year, from the curated list. A municipality the list does not
+-- cover has no value (NULL, coverage 0); a county or the country sums the covered municipalities and
+-- says how many of its municipalities the list covers.
+iop_years AS (
+    SELECT unnest(range(min(year(start_date)), greatest(max(year(coalesce(end_date, start_date))),
+                                                       max(year(start_date))) + 1)) AS year
+    FROM staging.iop_agreement
+),
+iop_covered AS (SELECT DISTINCT municipality_code FROM staging.iop_agreement),
+iop_municipal AS (
+    SELECT m.region_code, m.county_code, y.year, c.municipality_code IS NOT NULL AS covered,
+           (SELECT count(*) FROM staging.iop_agreement a WHERE a.municipality_code = m.region_code
+              AND a.start_date <= make_date(y.year::INTEGER, 12, 31)
+              AND (a.end_date IS NULL OR a.end_date >= make_date(y.year::INTEGER, 1, 1))) AS agreements
+    FROM core.region m CROSS JOIN iop_years y
+    LEFT JOIN iop_covered c ON c.municipality_code = m.region_code
+    WHERE m.level = 'municipality' AND m.county_code IN (SELECT left(municipality_code, 2) FROM iop_covered)
+),
+iop_values AS (
+    SELECT 'sc_iop_agreements' AS indicator_id, region_code, year::VARCHAR AS period, 'T' AS sex,
+           CASE WHEN covered THEN agreements END AS value, CASE WHEN covered THEN 1.0 ELSE 0.0 END AS coverage
+    FROM iop_municipal
+    UNION ALL
+    SELECT 'sc_iop_agreements', county_code, year::VARCHAR, 'T', sum(agreements) FILTER (WHERE covered),
+           round(count(*) FILTER (WHERE covered) / count(*), 4)
+    FROM iop_municipal GROUP BY county_code, year
+    UNION ALL
+    SELECT 'sc_iop_agreements', '00', year::VARCHAR, 'T', sum(agreements) FILTER (WHERE covered),
+           round(count(*) FILTER (WHERE covered) / 290, 4)
+    FROM iop_municipal GROUP BY year
 ),
 -- Social economy: registrations (Bolagsverket's statistics), per municipality, county and country.
 registrations AS (
@@ -116,12 +148,15 @@ social_economy_values AS (
     GROUP BY region_code, year
 )
 SELECT indicator_id, region_code, period, sex,
-       CASE WHEN n < min_n OR n = 0 THEN NULL
-            WHEN kind = 'sum_value' THEN numerator
+       -- sums and counts of records are zero where there are none; shares need records
+       CASE WHEN kind IN ('sum_value', 'count_records') AND n = 0 THEN numerator
+            WHEN n < min_n OR n = 0 THEN NULL
+            WHEN kind IN ('sum_value', 'count_records') THEN numerator
             WHEN denominator = 0 THEN NULL
             ELSE round(100 * numerator / denominator, 1) END::DECIMAL(18,4) AS value,
        numerator, denominator, n, unit, coverage,
-       CASE WHEN n < min_n OR n = 0 THEN 'suppressed' ELSE 'final' END AS status,
+       CASE WHEN kind IN ('sum_value', 'count_records') AND n = 0 THEN 'final'
+            WHEN n < min_n OR n = 0 THEN 'suppressed' ELSE 'final' END AS status,
        'records' AS basis
 FROM record_values
 UNION ALL
@@ -138,6 +173,10 @@ UNION ALL
 SELECT e.indicator_id, e.region_code, e.period, e.sex, e.value::DECIMAL(18,4), e.numerator, e.denominator,
        e.n, k.unit, NULL::DECIMAL(9,4), e.status, 'registrations'
 FROM social_economy_values e JOIN kinds k USING (indicator_id)
+UNION ALL
+SELECT i.indicator_id, i.region_code, i.period, i.sex, i.value::DECIMAL(18,4), i.value::DECIMAL(18,2), NULL,
+       i.value::BIGINT, k.unit, i.coverage::DECIMAL(9,4), 'final', 'curated list'
+FROM iop_values i JOIN kinds k USING (indicator_id)
 ORDER BY indicator_id, region_code, period, sex;
 
 ALTER TABLE marts.indicator_value ADD COLUMN computed_at TIMESTAMPTZ;
