@@ -68,6 +68,16 @@ def code_version(spec: registry.SourceSpec) -> str:
     return h.hexdigest()[:16]
 
 
+def unique_keys() -> dict[str, list[str]]:
+    """Each staging table's unique key, from its pandera model (checked across snapshots in DuckDB)."""
+    keys = {}
+    for name, model in TABLES.items():
+        unique = getattr(model.Config, "unique", None)
+        if unique:
+            keys[name] = [unique] if isinstance(unique, str) else list(unique)
+    return keys
+
+
 def retention() -> int:
     """Raw snapshots kept per replace-mode source: ``$KRAFTER_KEEP_SNAPSHOTS`` (default 10).
     Append-mode sources (TED notices) keep every snapshot: each holds different notices."""
@@ -161,7 +171,8 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
             if batch:
                 prepared = [prepare(spec, s) for s in batch]
                 result: LoadResult = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
-                                          run_id=run_id or runs.current_run_id(), full_reload=full)
+                                          run_id=run_id or runs.current_run_id(), full_reload=full,
+                                          unique_keys=unique_keys())
         finally:
             con.close()
         checkpoint("after-load")

@@ -163,6 +163,7 @@ class UhmNationalFigure(pa.DataFrameModel):
                                               "bidders per procurement"])
     source_url: str = pa.Field(nullable=False, str_startswith="https://")
     published: pl.Date = pa.Field(nullable=True)
+    row_number: int = pa.Field(ge=1)       # line in the file: schemas.validate names failing rows by it
 
     class Config:
         strict = True

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import polars as pl
 
-from sources.base import Fetched, FetchContext, ParseError
+from sources.base import Fetched, FetchContext, ParseError, shown
 from sources.http import request
 
 SOURCE_ID = "af"
@@ -140,7 +140,7 @@ def number(cell) -> tuple[float | None, str | None]:
     compact = text.replace(" ", "").replace(",", ".")
     if re.fullmatch(r"\d+(\.\d+)?", compact):
         return float(compact), None
-    raise ValueError(repr(text))
+    raise ValueError(repr(shown(text)))
 
 
 def _col_letter(i: int) -> str:

@@ -33,3 +33,20 @@ class FetchContext:
 
 class ParseError(ValueError):
     """Bad input: the message is one line naming what is wrong; callers add source and snapshot."""
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def refuse_utf16(data: bytes) -> None:
+    """UTF-16 text (Excel's "Unicode text" export) is refused by name: with its NUL bytes removed
+    it would half decode and fail later for a misleading reason (a "missing" first column)."""
+    if data[:2] in UTF16_BOMS:
+        raise ParseError("file is UTF-16 text (byte-order mark); save it as UTF-8")
+
+
+def shown(text: str) -> str:
+    """File content quoted in an error message: digit runs that could be personal identity numbers
+    replaced by their length, at most 200 characters (``schemas.validate.redact``)."""
+    from schemas.validate import redact
+    return redact(text) or ""

@@ -50,10 +50,14 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from sources.base import Fetched, FetchContext, ParseError
+from sources.base import Fetched, FetchContext, ParseError, refuse_utf16, shown
 
 SOURCE_ID = "bolagsverket"
-N_FIELDS = 11
+HEADER = ["organisationsidentitet", "namnskyddslopnummer", "registreringsland", "organisationsnamn",
+          "organisationsform", "avregistreringsdatum", "avregistreringsorsak",
+          "pagandeAvvecklingsEllerOmstruktureringsforfarande", "registreringsdatum",
+          "verksamhetsbeskrivning", "postadress"]
+N_FIELDS = len(HEADER)
 MAX_RATIO = 200
 MAX_MEMBER = 4 * 1024 ** 3
 MAX_DOWNLOAD = 2 * 1024 ** 3
@@ -146,6 +150,7 @@ def is_zip(data: bytes) -> bool:
 
 def decode(data: bytes) -> str:
     """BOM → utf-8-sig; else strict UTF-8; else latin-1. NUL bytes are removed first."""
+    refuse_utf16(data)
     data = data.replace(b"\x00", b"")
     if data.startswith(_BOM):
         try:
@@ -187,6 +192,7 @@ def text_pieces(blocks: Iterator[bytes], encoding: str) -> Iterator[str]:
     for raw in blocks:
         raw = raw.replace(b"\x00", b"")
         if decoder is None:
+            refuse_utf16(raw)
             if encoding == "auto" and raw.startswith(_BOM):
                 raw, encoding = raw[len(_BOM):], "bom"
             decoder = codecs.getincrementaldecoder("latin-1" if encoding == "latin-1" else "utf-8")()
@@ -384,8 +390,16 @@ def _parse_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     return out.select(list(ORGANISATION_SCHEMA)), rej, sole_count
 
 
-def _header_fields(line: str) -> int:
-    return len(line.strip().removeprefix('"').removesuffix('"').split('";"'))
+def _check_header(line: str) -> None:
+    """The columns are read by position, so the header must name them in the documented order
+    (case aside): a renamed or moved column is a format change, not data."""
+    names = line.strip().removeprefix('"').removesuffix('"').split('";"')
+    if len(names) != N_FIELDS:
+        raise ParseError(f"header has {len(names)} columns, expected {N_FIELDS} (format changed?)")
+    for i, (got, want) in enumerate(zip(names, HEADER), start=1):
+        if got.strip().lower() != want.lower():
+            raise ParseError(f"header column {i} is '{shown(got.strip()[:60])}', expected '{want}' "
+                             f"(format changed?)")
 
 
 def _consume(data: bytes, name: str, encoding: str, block: int) -> dict[str, pl.DataFrame]:
@@ -398,10 +412,7 @@ def _consume(data: bytes, name: str, encoding: str, block: int) -> dict[str, pl.
             first = lines["line"][0] if lines.height else ""
             has_header = bool(first.strip()) and "-IDORG" not in first
             if has_header:
-                n_header = _header_fields(first)
-                if n_header != N_FIELDS:
-                    raise ParseError(f"header has {n_header} columns, expected {N_FIELDS} "
-                                     f"(format changed?)")
+                _check_header(first)
                 lines = lines.slice(1)
             offset = 0 if has_header else 1
         lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0).select(
@@ -411,6 +422,8 @@ def _consume(data: bytes, name: str, encoding: str, block: int) -> dict[str, pl.
         orgs.append(o)
         rejs.append(r)
         sole += n
+    if offset is None:       # not one line: a replace-mode register must never become empty
+        raise ParseError("file is empty")
     org = (pl.concat(orgs, rechunk=False) if orgs else pl.DataFrame(schema=ORGANISATION_SCHEMA))
     rej = (pl.concat(rejs, rechunk=False).sort("row_number") if rejs
            else pl.DataFrame(schema=REJECTED_SCHEMA))

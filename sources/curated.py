@@ -18,13 +18,14 @@ from datetime import date
 import polars as pl
 
 from sources import orgnr
-from sources.base import ParseError
+from sources.base import ParseError, refuse_utf16, shown
 
 REJECTED_SCHEMA = {"row_number": pl.Int64, "reason": pl.String}
 _BOM = "\ufeff"
 
 
 def _decode(data: bytes) -> str:
+    refuse_utf16(data)
     data = data.replace(b"\x00", b"")
     try:
         text = data.decode("utf-8")
@@ -47,7 +48,7 @@ def read_rows(data: bytes, columns: list[str], org_columns: list[str]
     missing = [c for c in columns if c not in names]
     if missing:
         raise ParseError(f"missing column(s) {', '.join(missing)}; expected {','.join(columns)} "
-                         f"(found {','.join(names)})")
+                         f"(found {shown(','.join(names))})")
     pos = {c: names.index(c) for c in columns}
     rows: list[tuple[int, dict[str, str]]] = []
     rejected: list[tuple[int, str]] = []

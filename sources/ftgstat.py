@@ -40,7 +40,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.base import Fetched, FetchContext, ParseError
+from sources.base import Fetched, FetchContext, ParseError, shown
 from sources.bolagsverket import decode, download
 
 SOURCE_ID = "ftgstat"
@@ -99,7 +99,7 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
     if not form_cols:
         missing.append("one count column per organisationsform (AB, EK, …)")
     if missing:
-        raise ParseError(f"missing column(s) {', '.join(missing)}; found {', '.join(raw.columns)}")
+        raise ParseError(f"missing column(s) {', '.join(missing)}; found {shown(', '.join(raw.columns))}")
 
     if {"ar", "manad"} <= set(cols):
         year_raw, month_raw = _clean(cols["ar"]), _clean(cols["manad"])

@@ -134,6 +134,10 @@ def parse(data: bytes, name: str = "") -> dict[str, pl.DataFrame]:
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                     rejected.append((n, f"value {value!r} is not a number"))
                     continue
+                if (value is not None and "(%)" in getattr(KPIS.get(str(kpi)), "title", "")
+                        and not 0 <= value <= 100):
+                    rejected.append((n, f"value {value} is outside 0-100 for a share in percent"))
+                    continue
                 status = v.get("status") or None
                 if value is None and status is None:
                     status = "Missing"

@@ -21,14 +21,14 @@ from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
-from sources.base import FetchContext, Fetched, ParseError
+from sources.base import FetchContext, Fetched, ParseError, shown
 
 SOURCE_ID = "uhm"
 COLUMNS = ["year", "measure", "value", "unit", "source_url", "published"]
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "uhm_national_figure": {
         "year": pl.Int32, "measure": pl.String, "value": pl.Decimal(18, 2), "unit": pl.String,
-        "source_url": pl.String, "published": pl.Date,
+        "source_url": pl.String, "published": pl.Date, "row_number": pl.Int64,
     },
 }
 
@@ -52,7 +52,7 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
     reader = csv.DictReader(io.StringIO("\n".join(ln for _n, ln in lines)))
     header = [h.strip() for h in reader.fieldnames or []]
     if header != COLUMNS:
-        raise ParseError(f"{name}: header must be {','.join(COLUMNS)}, found {','.join(header)}")
+        raise ParseError(f"{name}: header must be {','.join(COLUMNS)}, found {shown(','.join(header))}")
     reader.fieldnames = header
     rows = []
     for (line, _raw), row in zip(lines[1:], reader):
@@ -65,7 +65,7 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
             raise ParseError(f"{name}: line {line}: year, value or published date unreadable") from None
         rows.append({"year": year_int, "measure": _cell(row, "measure"), "value": amount,
                      "unit": _cell(row, "unit"), "source_url": _cell(row, "source_url"),
-                     "published": pub})
+                     "published": pub, "row_number": line})
     schema = SCHEMAS["uhm_national_figure"]
     frame = pl.DataFrame({c: [r[c] for r in rows] for c in schema}, schema=schema)
     return {"uhm_national_figure": frame}

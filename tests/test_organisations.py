@@ -196,11 +196,9 @@ def test_row_numbers_survive_blank_lines_and_block_edges():
         "row_number"].to_list() == [1, 2]
 
 
-def test_empty_input_gives_empty_frames():
-    frames = bolagsverket.parse(b"", "x.txt")
-    assert frames["bolagsverket_organisation"].height == 0
-    assert frames["bolagsverket_organisation"].schema == pl.Schema(bolagsverket.ORGANISATION_SCHEMA)
-    assert frames["bolagsverket_sole_traders"]["count"].to_list() == [0]
+def test_empty_input_is_refused_so_it_cannot_wipe_the_register():
+    with pytest.raises(ParseError, match="file is empty"):
+        bolagsverket.parse(b"", "x.txt")
 
 
 def test_bad_date_is_rejected_without_content():

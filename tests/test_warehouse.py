@@ -131,3 +131,25 @@ def test_the_writer_lock_serialises_processes_and_reenters_in_one(tmp_path):
     with writer_lock(tmp_path, wait_seconds=1):
         with writer_lock(tmp_path, wait_seconds=0):   # nested use in one process re-enters
             pass
+
+
+def test_an_empty_snapshot_never_replaces_a_loaded_dataset(tmp_path):
+    store = SnapshotStore(tmp_path)
+    con = db.connect_work(tmp_path)
+    land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD), b"a")], "v1")
+    empty = land(con, "pxweb", "replace", 0.05, [prepared(store, obs([]), b"empty")], "v1")
+    assert empty.status == "rejected" and "refusing to replace the loaded dataset with an empty one" in empty.message
+    assert con.execute("SELECT count(*) FROM staging.pxweb_observation").fetchall()[0][0] == 2
+
+
+def test_a_key_repeated_across_snapshots_of_one_batch_is_quarantined_in_duckdb(tmp_path):
+    store = SnapshotStore(tmp_path)
+    con = db.connect_work(tmp_path)
+    a = prepared(store, obs(GOOD), b"part1")
+    b = prepared(store, obs([(1, *GOOD[0][1:7], 5100.0, None, "antal", None)]), b"part2")   # same cell, other value
+    result = land(con, "pxweb", "replace", 0.5, [a, b], "v1",
+                  unique_keys={"pxweb_observation": ["table_id", "region_code", "period", "measure", "sex", "age_group"]})
+    assert (result.status, result.rows_loaded, result.quarantined) == ("loaded", 1, 2)
+    assert con.execute("SELECT measure FROM staging.pxweb_observation").fetchall() == [("employed",)]
+    assert con.execute("SELECT count(*) FROM meta.quarantine WHERE check_name = 'duplicate key across snapshots'"
+                       ).fetchall()[0][0] == 2

@@ -139,9 +139,24 @@ def _quarantine_frame(prep: Prepared) -> pl.DataFrame:
     return pl.concat(parts) if parts else pl.DataFrame()
 
 
+def _quarantine_duplicates(con, source: str, table: str, keys: list[str], now: datetime) -> int:
+    """Uniqueness across every snapshot of a replace-mode batch, checked in DuckDB: every copy of a
+    duplicated key goes to quarantine (no copy is trusted over another) and leaves staging."""
+    ident = quote_ident(table)
+    cols = ", ".join(quote_ident(k) for k in keys)
+    dup = f"SELECT {cols} FROM staging.{ident} GROUP BY ALL HAVING count(*) > 1"
+    n = con.execute(f"SELECT count(*) FROM staging.{ident} WHERE ({cols}) IN ({dup})").fetchall()[0][0]
+    if n:
+        con.execute(f"INSERT INTO meta.quarantine SELECT ?, _snapshot_id, ?, row_number, ?, "
+                    f"'duplicate key across snapshots', NULL, ? FROM staging.{ident} WHERE ({cols}) IN ({dup})",
+                    [source, table, ", ".join(keys), now])
+        con.execute(f"DELETE FROM staging.{ident} WHERE ({cols}) IN ({dup})")
+    return n
+
+
 def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: float,
          prepared: list[Prepared], code_version: str, run_id: str | None = None,
-         full_reload: bool = False) -> LoadResult:
+         full_reload: bool = False, unique_keys: dict[str, list[str]] | None = None) -> LoadResult:
     """Land a batch in one transaction, or reject it (ledger + quarantine only) with a one-line reason."""
     shas = [p.snapshot.sha256 for p in prepared]
     key = batch_key(code_version, shas)
@@ -162,6 +177,10 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     elif rows_in and quarantined / rows_in > reject_share:
         message = (f"{source}: {quarantined} of {rows_in} rows failed validation "
                    f"({quarantined / rows_in:.1%} > threshold {reject_share:.0%}); see meta.quarantine")
+    elif mode == "replace" and rows_in == 0 and last_code_version(con, source) is not None:
+        # an empty file must not wipe a dataset that was loaded before
+        message = (f"{source}: snapshot {prepared[0].snapshot.id}: no rows; "
+                   f"refusing to replace the loaded dataset with an empty one")
     status = "rejected" if message else "loaded"
     now = datetime.now(timezone.utc)
     rows_loaded = 0
@@ -202,6 +221,14 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
             s = p.snapshot
             con.execute("INSERT OR REPLACE INTO meta.snapshot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [source, s.sha256, s.id, s.kind, s.fetched_at, s.url, s.name, s.size, s.licence])
+        if status == "loaded" and mode == "replace" and len(landing) > 1:
+            for name in tables:
+                keys = (unique_keys or {}).get(name)
+                if keys:
+                    dups = _quarantine_duplicates(con, source, name, keys, now)
+                    rows_loaded -= dups
+                    per_table[name] = per_table.get(name, 0) - dups
+                    quarantined += dups
         con.execute("INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [source, key, code_version, shas, rows_in, rows_loaded, quarantined, status, message,
                      now, run_id])
