@@ -13,7 +13,7 @@ class PxwebObservation(pa.DataFrameModel):
     row_number: int = pa.Field(ge=1)
     table_id: str = pa.Field(str_matches=r"^TAB\d+$")
     region_code: str = pa.Field(str_matches=r"^(\d{2}|\d{4})$")
-    period: str = pa.Field(str_matches=r"^\d{4}(-(0[1-9]|1[0-2]))?$")
+    period: str = pa.Field(str_matches=r"^(19[5-9]\d|20\d{2})(-(0[1-9]|1[0-2]))?$")   # 1950–2099
     # population_total: TAB6471, all ages (age_group 'total'); population: TAB6260 'antal totalt'
     measure: str = pa.Field(isin=["employed", "unemployed", "population", "labour_force", "population_total"])
     sex: str = pa.Field(isin=["T", "K", "M"])
@@ -37,7 +37,7 @@ class KoladaValue(pa.DataFrameModel):
     ``05`` a county (Kolada's region ``0005``), ``0580`` a kommun."""
     kpi: str = pa.Field(str_matches=r"^[A-Z]\d{5}$")
     region_code: str = pa.Field(str_matches=r"^(\d{2}|\d{4})$")
-    period: str = pa.Field(str_matches=r"^\d{4}$")
+    period: str = pa.Field(str_matches=r"^(19[5-9]\d|20\d{2})$")
     sex: str = pa.Field(isin=["T", "K", "M"])
     value: float = pa.Field(nullable=True)
     status: str = pa.Field(nullable=True)
@@ -58,7 +58,7 @@ class AfObservation(pa.DataFrameModel):
     ``age_group`` as published (16-64 through 2022, 16-65 from 2023); ``series_break`` marks the first
     month of a new age range."""
     region_code: str = pa.Field(str_matches=r"^(\d{2}|\d{4})$")
-    period: str = pa.Field(str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
+    period: str = pa.Field(str_matches=r"^(19[5-9]\d|20\d{2})-(0[1-9]|1[0-2])$")
     measure: str = pa.Field(isin=["registered_unemployed", "open_unemployed", "in_programmes",
                                   "unemployed_6m", "unemployed_12m", "registered_labour_force"])
     sex: str = pa.Field(isin=["T", "K", "M"])

@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 
 import polars as pl
 
-from sources.base import Fetched, FetchContext, ParseError
+from sources.base import Fetched, FetchContext, ParseError, shown
 from sources.http import request
 
 SOURCE_ID = "kolada"
@@ -72,7 +72,7 @@ def region_code(municipality: str) -> str:
     if m.upper().startswith("G"):
         raise ValueError(f"municipality group '{m}' is not a region")
     if not _KOMMUN.match(m):
-        raise ValueError(f"municipality id '{m}' is not a Kolada kommun/region id")
+        raise ValueError(f"municipality id '{shown(m)}' is not a Kolada kommun/region id")
     if m == "0000":
         return "00"
     if m.startswith("00"):
@@ -124,7 +124,7 @@ def parse(data: bytes, name: str = "") -> dict[str, pl.DataFrame]:
                     continue
                 sex = GENDER.get(str(v.get("gender", "")).upper())
                 if sex is None:
-                    rejected.append((n, f"unknown gender '{v.get('gender')}'"))
+                    rejected.append((n, f"unknown gender '{shown(v.get('gender'))}'"))
                     continue
                 year = str(period)
                 if not re.fullmatch(r"\d{4}", year):

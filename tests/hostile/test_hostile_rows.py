@@ -275,3 +275,20 @@ def test_uhm_years_1850_and_2150_are_quarantined_and_the_rest_lands():
     assert v.good.height == 1 and v.rejected_rows == 2
     assert [(r, c) for r, c, _ in quarantine_reasons(prep)] == [(3, "greater_than_or_equal_to(2000)"),
                                                                 (4, "less_than_or_equal_to(2100)")]
+
+
+def test_absurd_years_in_labour_statistics_are_quarantined():
+    import polars as pl
+    from schemas.labour import KoladaValue, PxwebObservation
+    from schemas.validate import validate
+    px = pl.DataFrame({"row_number": [1, 2, 3], "table_id": ["TAB6260"] * 3, "region_code": ["0580"] * 3,
+                       "period": ["2025-01", "1850-01", "2150-12"], "measure": ["employed"] * 3, "sex": ["T"] * 3,
+                       "age_group": ["20-64"] * 3, "value": [1.0, 2.0, 3.0], "status": [None] * 3,
+                       "unit": ["antal"] * 3, "source_updated": [None] * 3})
+    v = validate("pxweb_observation", px, PxwebObservation)
+    assert v.good.height == 1 and sorted(v.quarantine["row_number"].to_list()) == [2, 3]
+    kolada = pl.DataFrame({"kpi": ["N03926"] * 2, "region_code": ["0580"] * 2, "period": ["2024", "2150"],
+                           "sex": ["T"] * 2, "value": [3.1, 2.0], "status": [None] * 2, "count": [1, 1],
+                           "row_number": [1, 2]})
+    v = validate("kolada_value", kolada, KoladaValue)
+    assert v.good.height == 1 and v.quarantine["row_number"].to_list() == [2]
