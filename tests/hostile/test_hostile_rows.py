@@ -284,11 +284,12 @@ def test_absurd_years_in_labour_statistics_are_quarantined():
     px = pl.DataFrame({"row_number": [1, 2, 3], "table_id": ["TAB6260"] * 3, "region_code": ["0580"] * 3,
                        "period": ["2025-01", "1850-01", "2150-12"], "measure": ["employed"] * 3, "sex": ["T"] * 3,
                        "age_group": ["20-64"] * 3, "value": [1.0, 2.0, 3.0], "status": [None] * 3,
-                       "unit": ["antal"] * 3, "source_updated": [None] * 3})
+                       "unit": ["antal"] * 3, "source_updated": [None] * 3}
+                      ).with_columns(pl.col("status", "source_updated").cast(pl.String))
     v = validate("pxweb_observation", px, PxwebObservation)
     assert v.good.height == 1 and sorted(v.quarantine["row_number"].to_list()) == [2, 3]
     kolada = pl.DataFrame({"kpi": ["N03926"] * 2, "region_code": ["0580"] * 2, "period": ["2024", "2150"],
                            "sex": ["T"] * 2, "value": [3.1, 2.0], "status": [None] * 2, "count": [1, 1],
-                           "row_number": [1, 2]})
+                           "row_number": [1, 2]}).with_columns(pl.col("status").cast(pl.String))
     v = validate("kolada_value", kolada, KoladaValue)
     assert v.good.height == 1 and v.quarantine["row_number"].to_list() == [2]
