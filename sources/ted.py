@@ -64,12 +64,15 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing as mp
 import re
 import time
 import tarfile
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
@@ -322,9 +325,11 @@ def _root_of(data: bytes) -> etree._Element:
     if len(data) > MAX_NOTICE_BYTES:
         raise ParseError(f"notice larger than {MAX_NOTICE_BYTES // (1024 * 1024)} MB "
                          f"({len(data)} bytes)")
-    head = data[:8192].lstrip()
-    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
-        raise ParseError("DTD/entities are refused")
+    head = data[:8192]
+    if b"<!" in head:                      # cheap test first: only then look for a DTD
+        upper = head.upper()
+        if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+            raise ParseError("DTD/entities are refused")
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -346,70 +351,156 @@ def _read(data: bytes) -> dict[str, list[dict]]:
     return _extract(root)
 
 
-def _organisations(ext) -> dict[str, dict]:
+# Navigation by direct children. Every field below reads the same nodes as the XPath beside it
+# (kept in the X_* constants above as the specification): child steps in document order, text()
+# = the element's text and its children's tails, ``[@a='v']`` = an exact attribute match. One
+# dict of children per element replaces a generic XPath evaluation per field (~3× faster).
+
+_CBC, _CAC = "{%s}" % NS["cbc"], "{%s}" % NS["cac"]
+_EXTNS, _EFEXT = "{%s}" % NS["ext"], "{%s}" % NS["efext"]
+_EFAC, _EFBC = "{%s}" % NS["efac"], "{%s}" % NS["efbc"]
+T_ID = _CBC + "ID"
+_EXT_STEPS = (_EXTNS + "UBLExtensions", _EXTNS + "UBLExtension", _EXTNS + "ExtensionContent",
+              _EFEXT + "EformsExtension")
+_NONE: tuple = ()
+_WS = re.compile(r"[ \t\r\n]+")
+
+
+def _kids(nodes) -> dict:
+    """Children of ``nodes`` (elements, in document order) by tag."""
+    out: dict = {}
+    for n in nodes:
+        for c in n:
+            tag = c.tag
+            if tag in out:
+                out[tag].append(c)
+            else:
+                out[tag] = [c]
+    return out
+
+
+def _step(nodes, *tags) -> list:
+    """Elements reached from ``nodes`` by child steps ``tags`` (XPath ``a/b/c``), document order."""
+    for tag in tags:
+        nodes = [c for n in nodes for c in n.iterchildren(tag)]
+    return nodes
+
+
+def _tx(el) -> str | None:
+    """``_first(el.xpath('text()'))``: the first non-blank text node of ``el``, stripped."""
+    t = el.text
+    if t is not None:
+        t = t.strip()
+        if t:
+            return t
+    if len(el):
+        for c in el:
+            t = c.tail
+            if t is not None:
+                t = t.strip()
+                if t:
+                    return t
+    return None
+
+
+def _ftx(nodes) -> str | None:
+    """``_first`` of the text nodes of ``nodes``."""
+    for el in nodes:
+        t = _tx(el)
+        if t is not None:
+            return t
+    return None
+
+
+def _alltx(nodes) -> list[str]:
+    """Every text node of ``nodes`` (``a/b/text()``), unstripped, document order."""
+    out = []
+    for el in nodes:
+        if el.text is not None:
+            out.append(el.text)
+        for c in el:
+            if c.tail is not None:
+                out.append(c.tail)
+    return out
+
+
+def _with(nodes, attr: str, *values: str) -> list:
+    return [n for n in nodes if n.get(attr) in values]
+
+
+def _organisations(ek: dict) -> dict[str, dict]:
+    """Organisations of the eForms extension (``ek``: its children by tag)."""
     orgs: dict[str, dict] = {}
-    if ext is None:
-        return orgs
-    for org in X_ORGS(ext):
-        companies = X_ORG_COMPANY(org)
-        if not companies:
+    for org in _step(ek.get(_EFAC + "Organizations", _NONE), _EFAC + "Organization"):
+        co = next(org.iterchildren(_EFAC + "Company"), None)                          # X_ORG_COMPANY
+        if co is None:
             continue
-        co = companies[0]
-        ref = _first(X_CO_REF(co))
+        ck = _kids((co,))
+        ref = _ftx(_step(ck.get(_CAC + "PartyIdentification", _NONE), T_ID))       # X_CO_REF
         if ref is None:
             continue
+        addr = _kids(ck.get(_CAC + "PostalAddress", _NONE))
         orgs[ref] = {
-            "company_id": _first(X_CO_ID(co)),
-            "name": _first(X_CO_NAME(co)),
-            "country": _first(X_CO_COUNTRY(co)),
-            "nuts": _first(X_CO_NUTS(co)),
-            "town": _first(X_CO_TOWN(co)),
-            "postcode": _first(X_CO_POST(co)),
-            "size": _first(X_CO_SIZE(co)),
-            "natural_person": _bool(_first(X_ORG_NATURAL(org))) is True,
+            "company_id": _ftx(_step(ck.get(_CAC + "PartyLegalEntity", _NONE), _CBC + "CompanyID")),
+            "name": _ftx(_step(ck.get(_CAC + "PartyName", _NONE), _CBC + "Name")),
+            "country": _ftx(_step(addr.get(_CAC + "Country", _NONE), _CBC + "IdentificationCode")),
+            "nuts": _ftx(addr.get(_CBC + "CountrySubentityCode", _NONE)),
+            "town": _ftx(addr.get(_CBC + "CityName", _NONE)),
+            "postcode": _ftx(addr.get(_CBC + "PostalZone", _NONE)),
+            "size": _ftx(ck.get(_EFBC + "CompanySizeCode", _NONE)),
+            "natural_person": _bool(_ftx(org.iterchildren(_EFBC + "NaturalPersonIndicator"))) is True,
         }
     return orgs
 
 
 def _extract(root) -> dict[str, list[dict]]:
     """Rows of the five notice tables for one parsed eForms notice."""
-    exts = X_EXT(root)
+    rk = _kids((root,))
+    exts = _step(rk.get(_EXT_STEPS[0], _NONE), *_EXT_STEPS[1:])                    # X_EXT
     ext = exts[0] if exts else None
-    notice_id = _first(X_NOTICE_ID(root)) or _first(X_ANY_ID(root))
-    version = _first(X_VERSION(root))
+    ek = _kids((ext,)) if ext is not None else {}
+    ids = rk.get(T_ID, _NONE)
+    notice_id = _ftx(_with(ids, "schemeName", "notice-id")) or _ftx(ids)
+    version = _ftx(rk.get(_CBC + "VersionID", _NONE))
     if notice_id is None:
         raise ParseError("notice has no identifier (BT-701 cbc:ID)")
-    subtype = _first(X_SUBTYPE(ext)) if ext is not None else None
+    subtype = _ftx(_step(ek.get(_EFAC + "NoticeSubType", _NONE), _CBC + "SubTypeCode")) \
+        if ext is not None else None
     if subtype is None:
         raise ParseError(f"notice {notice_id}: no notice subtype (OPP-070)")
-    issue_raw = _first(X_ISSUE(root))
+    issue_raw = _ftx(rk.get(_CBC + "IssueDate", _NONE))
     issue = _date(issue_raw)
     if issue is None:
         raise ParseError(f"notice {notice_id}: no valid issue date (BT-05): {issue_raw!r}")
-    type_el = X_NOTICE_TYPE(root)
-    total, total_cur = _amount((X_TOTAL(ext) or [None])[0] if ext is not None else None)
+    type_el = rk.get(_CBC + "NoticeTypeCode")
+    results_nodes = ek.get(_EFAC + "NoticeResult", _NONE)
+    total, total_cur = _amount((_step(results_nodes, _CBC + "TotalAmount") or [None])[0])
+    publication = ek.get(_EFAC + "Publication", _NONE)
     key = {"notice_id": notice_id, "notice_version": version}
 
     notice = {
         **key,
-        "sdk_version": _first(X_SDK(root)),
+        "sdk_version": _ftx(rk.get(_CBC + "CustomizationID", _NONE)),
         "notice_subtype": subtype,
         "notice_type": _text(type_el[0]) if type_el else None,
         "form_type": type_el[0].get("listName") if type_el else None,
-        "legal_basis": _first(X_LEGAL(root)),
-        "procedure_id": _first(X_FOLDER(root)),
-        "procedure_type": _first(X_PROC_TYPE(root)),
+        "legal_basis": _ftx(rk.get(_CBC + "RegulatoryDomain", _NONE)),
+        "procedure_id": _ftx(rk.get(_CBC + "ContractFolderID", _NONE)),
+        "procedure_type": _ftx(_step(rk.get(_CAC + "TenderingProcess", _NONE), _CBC + "ProcedureCode")),
         "issue_date": issue,
-        "publication_date": _date(_first(X_PUB_DATE(ext))) if ext is not None else None,
-        "publication_number": _first(X_PUB_NO(ext)) if ext is not None else None,
+        "publication_date": _date(_ftx(_step(publication, _EFBC + "PublicationDate")))
+        if ext is not None else None,
+        "publication_number": _ftx(_step(publication, _EFBC + "NoticePublicationID"))
+        if ext is not None else None,
         "notice_total_amount": total,
         "notice_total_currency": total_cur,
     }
 
-    orgs = _organisations(ext)
+    orgs = _organisations(ek)
     buyers = []
-    for pos, party in enumerate(X_PARTIES(root), start=1):
-        ref = _first(X_PARTY_REF(party))
+    for pos, party in enumerate(rk.get(_CAC + "ContractingParty", _NONE), start=1):
+        pk = _kids((party,))
+        ref = _ftx(_step(pk.get(_CAC + "Party", _NONE), _CAC + "PartyIdentification", T_ID))
         org = orgs.get(ref or "", {})
         company_id = org.get("company_id")
         if _is_personal(company_id):
@@ -419,27 +510,46 @@ def _extract(root) -> dict[str, list[dict]]:
             "org_number": _swedish_number(company_id, org.get("country")),
             "name": org.get("name"), "country": org.get("country"), "nuts": org.get("nuts"),
             "town": org.get("town"), "postcode": org.get("postcode"),
-            "legal_type": _first(X_PARTY_LEGAL(party)),
-            "activity": _first(X_PARTY_ACTIVITY(party)),
+            "legal_type": _ftx(_with(_step(pk.get(_CAC + "ContractingPartyType", _NONE),
+                                           _CBC + "PartyTypeCode"), "listName", "buyer-legal-type")),
+            "activity": _ftx(_with(_step(pk.get(_CAC + "ContractingActivity", _NONE),
+                                         _CBC + "ActivityTypeCode"),
+                                   "listName", "authority-activity", "entity-activity")),
         })
 
     lots = []
-    for lot in X_LOTS(root):
-        id_el = X_LOT_ID(lot)[0]
+    for lot in rk.get(_CAC + "ProcurementProjectLot", _NONE):
+        lk = _kids((lot,))
+        lot_ids = lk.get(T_ID)
+        if not lot_ids or not any(i.get("schemeName") in ("Lot", "Part") for i in lot_ids):
+            continue                                                                  # X_LOTS
+        id_el = lot_ids[0]
+        pp = _kids(lk.get(_CAC + "ProcurementProject", _NONE))
         flags: dict[str, list[str]] = {}
-        for code in X_LOT_ADDTYPES(lot):
+        for code in _step(pp.get(_CAC + "ProcurementAdditionalType", _NONE), _CBC + "ProcurementTypeCode"):
             field = _ADDTYPE_FIELD.get((code.get("listName") or "").strip())
             value = _text(code)
             if field and value:
                 flags.setdefault(field, []).append(value)
         green = (flags.get("green") or []) + (flags.get("gpp") or [])
-        est, est_cur = _amount((X_LOT_ESTIMATE(lot) or [None])[0])
+        est, est_cur = _amount((_step(pp.get(_CAC + "RequestedTenderTotal", _NONE),
+                                      _CBC + "EstimatedOverallContractAmount") or [None])[0])
+        place = _kids(_step(pp.get(_CAC + "RealizedLocation", _NONE), _CAC + "Address"))
+        terms = _kids(lk.get(_CAC + "TenderingTerms", _NONE))
         lots.append({
             **key, "lot_id": _text(id_el), "lot_kind": id_el.get("schemeName"),
-            "title": _first(X_LOT_TITLE(lot)), "main_cpv": _first(X_LOT_CPV(lot)),
-            "place_nuts": _first(X_LOT_NUTS(lot)), "place_country": _first(X_LOT_COUNTRY(lot)),
-            "reserved_participation": _texts(X_LOT_RESERVED(lot)),
-            "reserved_execution": _first(X_LOT_RES_EXEC(lot)),
+            "title": _ftx(pp.get(_CBC + "Name", _NONE)),
+            "main_cpv": _ftx(_step(pp.get(_CAC + "MainCommodityClassification", _NONE),
+                                   _CBC + "ItemClassificationCode")),
+            "place_nuts": _ftx(place.get(_CBC + "CountrySubentityCode", _NONE)),
+            "place_country": _ftx(_step(place.get(_CAC + "Country", _NONE), _CBC + "IdentificationCode")),
+            "reserved_participation": _texts(_alltx(_with(_step(
+                terms.get(_CAC + "TendererQualificationRequest", _NONE),
+                _CAC + "SpecificTendererRequirement", _CBC + "TendererRequirementTypeCode"),
+                "listName", "reserved-procurement"))),
+            "reserved_execution": _ftx(_with(_step(
+                terms.get(_CAC + "ContractExecutionRequirement", _NONE), _CBC + "ExecutionRequirementCode"),
+                "listName", "reserved-execution")),
             "strategic": flags.get("strategic"), "social": flags.get("social"),
             "innovation": flags.get("innovation"), "green": green or None,
             "estimated_value": est, "estimated_currency": est_cur,
@@ -447,54 +557,78 @@ def _extract(root) -> dict[str, list[dict]]:
 
     results, awards = [], []
     if ext is not None:
-        results, awards = _results(ext, key, orgs, subtype)
+        results, awards = _results(_kids(results_nodes), key, orgs, subtype)
     return {"ted_notice": [notice], "ted_buyer": buyers, "ted_lot": lots,
             "ted_lot_result": results, "ted_award": awards}
 
 
-def _results(ext, key: dict, orgs: dict[str, dict], subtype: str) -> tuple[list[dict], list[dict]]:
+def _received(res_kids: dict) -> int | None:
+    """X_RES_RECEIVED: StatisticsNumeric of the ReceivedSubmissionsStatistics whose (first)
+    StatisticsCode, whitespace-normalised, is 'tenders'."""
+    for stat in res_kids.get(_EFAC + "ReceivedSubmissionsStatistics", _NONE):
+        code = next(stat.iterchildren(_EFBC + "StatisticsCode"), None)
+        if code is None:
+            continue
+        raw = code.text or "" if not len(code) else code.xpath("string()")
+        if _WS.sub(" ", raw).strip(" ") == "tenders":
+            value = _ftx(stat.iterchildren(_EFBC + "StatisticsNumeric"))
+            if value is not None:
+                return _int(value)
+    return None
+
+
+def _results(nk: dict, key: dict, orgs: dict[str, dict], subtype: str) -> tuple[list[dict], list[dict]]:
+    """Results and awards of the NoticeResult blocks (``nk``: their children by tag)."""
     tenders: dict[str, dict] = {}
-    for ten in X_TENDERS(ext):
-        tid = _first(X_ID(ten))
+    for ten in nk.get(_EFAC + "LotTender", _NONE):
+        tk = _kids((ten,))
+        tid = _ftx(tk.get(T_ID, _NONE))
         if tid is None:
             continue
-        value, currency = _amount((X_TEN_VALUE(ten) or [None])[0])
+        value, currency = _amount((_step(tk.get(_CAC + "LegalMonetaryTotal", _NONE),
+                                         _CBC + "PayableAmount") or [None])[0])
         tenders[tid] = {"value": value, "currency": currency,
-                        "tpa": _first(X_TEN_TPA(ten)), "lot": _first(X_RES_LOT(ten))}
+                        "tpa": _ftx(_step(tk.get(_EFAC + "TenderingParty", _NONE), T_ID)),
+                        "lot": _ftx(_step(tk.get(_EFAC + "TenderLot", _NONE), T_ID))}
     contracts: dict[str, list[str]] = {}
-    for con in X_CONTRACTS(ext):
-        cid = _first(X_ID(con))
+    for con in nk.get(_EFAC + "SettledContract", _NONE):
+        ck = _kids((con,))
+        cid = _ftx(ck.get(T_ID, _NONE))
         if cid is not None:
-            contracts.setdefault(cid, []).extend(t.strip() for t in X_RES_TENDERS(con) if t.strip())
+            contracts.setdefault(cid, []).extend(
+                t.strip() for t in _alltx(_step(ck.get(_EFAC + "LotTender", _NONE), T_ID)) if t.strip())
     parties: dict[str, list[tuple[str, bool | None]]] = {}
-    for tpa in X_TPAS(ext):
-        pid = _first(X_ID(tpa))
+    for tpa in nk.get(_EFAC + "TenderingParty", _NONE):
+        pk = _kids((tpa,))
+        pid = _ftx(pk.get(T_ID, _NONE))
         if pid is None:
             continue
         members = []
-        for tenderer in X_TPA_TENDERERS(tpa):
-            ref = _first(X_ID(tenderer))
+        for tenderer in pk.get(_EFAC + "Tenderer", _NONE):
+            ref = _ftx(tenderer.iterchildren(T_ID))
             if ref is not None:
-                members.append((ref, _bool(_first(X_TENDERER_LEAD(tenderer)))))
+                members.append((ref, _bool(_ftx(tenderer.iterchildren(_EFBC + "GroupLeadIndicator")))))
         parties[pid] = members
 
     results = []
     picks: list[tuple[str | None, str | None, str]] = []     # (result id, lot id, tender id)
-    lot_results = X_RESULTS(ext)
+    lot_results = nk.get(_EFAC + "LotResult", _NONE)
     for res in lot_results:
-        rid = _first(X_ID(res))
-        lot_id = _first(X_RES_LOT(res))
-        status = _first(X_RES_STATUS(res))
+        rk = _kids((res,))
+        rid = _ftx(rk.get(T_ID, _NONE))
+        lot_id = _ftx(_step(rk.get(_EFAC + "TenderLot", _NONE), T_ID))
+        status = _ftx(rk.get(_CBC + "TenderResultCode", _NONE))
         results.append({
             **key, "result_id": rid, "lot_id": lot_id, "winner_selection_status": status,
-            "tenders_received": _int(_first(X_RES_RECEIVED(res))),
-            "non_award_reason": _first(X_RES_REASON(res)),
+            "tenders_received": _received(rk),
+            "non_award_reason": _ftx(_step(rk.get(_EFAC + "DecisionReason", _NONE),
+                                           _EFBC + "DecisionReasonCode")),
         })
         if status not in (None, "selec-w"):
             continue          # clos-nw / open-nw: tender references are not winners
-        refs = [t.strip() for t in X_RES_TENDERS(res) if t.strip()]
+        refs = [t.strip() for t in _alltx(_step(rk.get(_EFAC + "LotTender", _NONE), T_ID)) if t.strip()]
         if not refs:
-            for cid in X_RES_CONTRACTS(res):
+            for cid in _alltx(_step(rk.get(_EFAC + "SettledContract", _NONE), T_ID)):
                 refs.extend(contracts.get(cid.strip(), []))
         for tid in dict.fromkeys(refs):
             picks.append((rid, lot_id or tenders.get(tid, {}).get("lot"), tid))
@@ -913,14 +1047,19 @@ def _notices(data: bytes, name: str):
 
 
 _EMPTY: dict[str, pl.DataFrame] = {}
+_SMALL = 64          # below this many rows, one row-wise construction beats one Series per column
 
 
 def _frame(table: str, rows: list[dict]) -> pl.DataFrame:
+    """One typed frame from plain row dicts (built once per parse / chunk, never per notice of a
+    package)."""
     schema = SCHEMAS[table]
     if not rows:      # most notices leave some tables empty: copy a cached empty frame (cheap)
         if table not in _EMPTY:
             _EMPTY[table] = pl.DataFrame({c: [] for c in schema}, schema=schema)
         return _EMPTY[table].clear()
+    if len(rows) < _SMALL:
+        return pl.DataFrame([tuple(r[c] for c in schema) for r in rows], schema=schema, orient="row")
     return pl.DataFrame({c: [r[c] for r in rows] for c in schema}, schema=schema)
 
 
@@ -928,16 +1067,84 @@ def empty_frames() -> dict[str, pl.DataFrame]:
     return {t: _frame(t, []) for t in SCHEMAS}
 
 
-def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
-    """Tables of one eForms notice XML or of a zip / tar.gz package of notices."""
-    rows: dict[str, list[dict]] = {t: [] for t in SCHEMAS}
+def _collect(rows: dict[str, list[dict]], data: bytes, name: str) -> None:
+    """Add the rows of one notice or package to ``rows`` (table → row dicts)."""
     for status, member, payload in _notices(data, name):
         if status == "ok":
             for table in NOTICE_TABLES:
                 rows[table].extend(payload[table])
         else:
             rows["ted_rejected"].append({"member": member, "reason": payload})
+
+
+def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
+    """Tables of one eForms notice XML or of a zip / tar.gz package of notices. The rows of every
+    notice are collected as plain Python values and each table is built once, at the end."""
+    rows: dict[str, list[dict]] = {t: [] for t in SCHEMAS}
+    _collect(rows, data, name)
     return {t: _frame(t, rows[t]) for t in SCHEMAS}
+
+
+def _item(item) -> tuple[bytes, str]:
+    """(bytes, name) of a ``parse_many`` input: a path, raw bytes, or a (name, bytes) pair."""
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item), "notice.xml"
+    if isinstance(item, tuple):
+        name, data = item
+        return bytes(data), str(name)
+    path = Path(item)
+    return path.read_bytes(), path.name
+
+
+def _parse_chunk(items: list, on_error: str) -> dict[str, pl.DataFrame]:
+    rows: dict[str, list[dict]] = {t: [] for t in SCHEMAS}
+    for item in items:
+        data, name = _item(item)
+        try:
+            _collect(rows, data, name)
+        except ParseError as exc:
+            if on_error == "raise":
+                raise ParseError(f"{name}: {exc}") from None
+            rows["ted_rejected"].append({"member": name, "reason": str(exc)})
+    return {t: _frame(t, rows[t]) for t in SCHEMAS}
+
+
+def parse_many(items, workers: int = 1, chunk: int | None = None, on_error: str = "raise",
+               executor=None) -> dict[str, pl.DataFrame]:
+    """Tables of many notices and/or packages at once, optionally on several cores.
+
+    ``items``: file paths, raw bytes, or (name, bytes) pairs; each may be one notice XML or a zip
+    / tar.gz package. The result equals ``parse`` of every item with the frames concatenated in
+    input order (notices of a package in member order). Rows are collected as plain Python values
+    and every table is built once per chunk of ``chunk`` items, not per notice.
+
+    ``workers`` > 1 reads chunks in a ``ProcessPoolExecutor`` (spawned processes: polars' thread
+    pool does not survive a fork) and concatenates their frames in input order; pass a running
+    ``executor`` to reuse its workers (starting one costs ~1 s per process). With paths, each
+    worker reads its own files, so only paths and frames cross process boundaries.
+
+    ``on_error``: "raise" (default) raises ``ParseError`` naming the item for a single notice that
+    cannot be read, as ``parse`` does; "reject" records it in ``ted_rejected`` (member = item name)
+    and goes on. Unreadable members of a package are always recorded in ``ted_rejected``."""
+    if on_error not in ("raise", "reject"):
+        raise ValueError("on_error must be 'raise' or 'reject'")
+    items = list(items)
+    if not items:
+        return empty_frames()
+    if workers <= 1 and executor is None:
+        return _parse_chunk(items, on_error)
+    if chunk is None:        # a few chunks per worker, so a slow chunk does not idle the others
+        chunk = max(1, min(1000, -(-len(items) // (max(workers, 1) * 4))))
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    own = executor is None
+    if own:
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        parts = list(executor.map(_parse_chunk, chunks, [on_error] * len(chunks)))
+    finally:
+        if own:
+            executor.shutdown()
+    return {t: pl.concat([p[t] for p in parts], rechunk=False) for t in SCHEMAS}
 
 
 def inspect(data: bytes, name: str) -> list[dict]:

@@ -807,3 +807,32 @@ def test_unknown_subtype_and_sdk_version_are_kept():
     assert (n["notice_subtype"], n["sdk_version"]) == ("E7", "eforms-sdk-9.1")
     for table, model in TED_TABLES.items():
         model.validate(frames[table], lazy=True)
+
+
+def test_parse_many_equals_parse_concatenated_in_input_order(tmp_path):
+    """One frame per table for a whole batch (paths, bytes, packages; one core and two), equal to
+    ``parse`` of every item concatenated in input order; a bad single notice is raised or kept."""
+    good = _sample_bytes(4)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in good[:3]:
+            zf.writestr(name, data)
+        zf.writestr("truncated.xml", good[0][1][:200])
+    path = tmp_path / good[3][0]
+    path.write_bytes(good[3][1])
+    items = [good[1][1], ("pkg.zip", buf.getvalue()), path, (good[2][0], good[2][1])]
+    parts = [ted.parse(good[1][1], "a.xml"), ted.parse(buf.getvalue(), "pkg.zip"),
+             ted.parse(good[3][1], path.name), ted.parse(good[2][1], good[2][0])]
+    expected = {t: pl.concat([p[t] for p in parts]) for t in ted.SCHEMAS}
+    for workers in (1, 2):
+        got = ted.parse_many(items, workers=workers, chunk=1)
+        assert list(got) == list(ted.SCHEMAS)
+        for table in ted.SCHEMAS:
+            assert got[table].schema == expected[table].schema
+            assert got[table].to_dicts() == expected[table].to_dicts(), table
+    assert ted.parse_many([])["ted_notice"].schema == ted.empty_frames()["ted_notice"].schema
+    with pytest.raises(ParseError, match=r"^bad\.xml: not well-formed XML"):
+        ted.parse_many([("bad.xml", b"<ContractNotice><unclosed>")] + items)
+    kept = ted.parse_many([("bad.xml", b"<ContractNotice><unclosed>"), good[1][1]], on_error="reject")
+    assert kept["ted_rejected"]["member"].to_list() == ["bad.xml"]
+    assert kept["ted_notice"].height == 1
