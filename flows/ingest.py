@@ -131,6 +131,7 @@ def prepare(spec: registry.SourceSpec, snap: Snapshot) -> Prepared:
         return Prepared(snap, error=str(exc))
     prep = Prepared(snap)
     for name, frame in frames.items():
+        frame = redact_free_text(frame)
         if name.endswith(REJECT_SUFFIX):
             prep.rejected = frame if prep.rejected is None else pl.concat([prep.rejected, frame], how="diagonal")
         elif name in TABLES:
@@ -140,6 +141,21 @@ def prepare(spec: registry.SourceSpec, snap: Snapshot) -> Prepared:
         else:
             raise IngestError(f"{spec.id}: parser returned unknown table '{name}'")
     return prep
+
+
+# A personal identity number written into free text (a description, a name field): century optional,
+# a real month and day (samordningsnummer: day + 60), four digits. Organisation numbers never match
+# (their "month" is 20 or more).
+PERSONNUMMER_IN_TEXT = r"\b(?:19|20)?\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01])[-+]?\d{4}\b"
+FREE_TEXT_COLUMNS = {"name", "description", "title", "area", "source", "winner_name", "proceedings"}
+
+
+def redact_free_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Remove personal identity numbers from free-text columns before anything validates or stores them."""
+    cols = [c for c, dt in frame.schema.items() if c in FREE_TEXT_COLUMNS and dt == pl.String]
+    if not cols:
+        return frame
+    return frame.with_columns(pl.col(c).str.replace_all(PERSONNUMMER_IN_TEXT, "<personnummer borttaget>") for c in cols)
 
 
 def choose_batch(con, spec: registry.SourceSpec, store: SnapshotStore, current: list[Snapshot],

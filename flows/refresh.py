@@ -13,6 +13,7 @@ from flows.report import write_report
 from flows.settings import resolve_home
 from publish.report import ReportResult
 from sources import registry
+from warehouse import manifest
 from warehouse.db import published_path
 from warehouse.lock import writer_lock
 
@@ -29,12 +30,21 @@ class RefreshSummary:
         return [i for i in self.ingests if i.status in ("failed", "rejected")]
 
 
+def report_needed(home: Path, warehouse_version: int | None) -> bool:
+    """The latest report does not show the published warehouse: missing, built from another
+    version, or an edition left half-written by a crash."""
+    report = manifest.read(home).get("report") or {}
+    editions = Path(home) / "report" / "editions"
+    return (not (Path(home) / "report" / "index.html").exists()
+            or report.get("warehouse_version") != warehouse_version
+            or any(editions.glob("*.part")))
+
+
 def run_chain(home: Path, ingests: list[IngestSummary], county: str, lang: str = "sv") -> RefreshSummary:
     """Downstream of the ingests: marts when anything changed (or nothing is published yet), then the report."""
     summary = RefreshSummary(str(home), ingests)
     summary.marts = build_and_publish(home)
-    report_index = Path(home) / "report" / "index.html"
-    if summary.marts.status == "published" or not report_index.exists():
+    if summary.marts.status == "published" or report_needed(home, summary.marts.version):
         summary.report = write_report(home, county=county, lang=lang)
     _artifact(summary)
     return summary

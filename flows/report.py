@@ -23,7 +23,8 @@ def write_report(home: Path, county: str = "05", lang: str = "sv", hold_on_gate:
         result = build_report(home, county=county, lang=lang, hold_on_gate=hold_on_gate)
         runs.record(home, "publish-report", started, "written", result.edition)
     manifest.update(home, report={"edition": result.edition, "path": str(result.index), "lang": lang,
-                                  "county": county, "tables": result.tables})
+                                  "county": county, "tables": result.tables,
+                                  "warehouse_version": result.warehouse_version, "held": result.held})
     log = logs.logger()
     log.info("report edition %s written to %s%s", result.edition, result.edition_dir,
              " — HELD by the publication gate" if result.held else "")

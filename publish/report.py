@@ -19,7 +19,7 @@ import polars as pl
 from great_tables import GT, html as gt_html
 
 from publish.exports import chromium, write_png, write_tabular
-from warehouse.db import published_path
+from warehouse.db import work_path
 from warehouse.faults import checkpoint
 
 TEXT = {
@@ -81,6 +81,7 @@ class ReportResult:
     index: Path
     tables: list[str]
     demo: bool
+    warehouse_version: int | None = None
     held: bool = False          # the publication gate stopped the edition from becoming the latest
     gated: int = 0              # values that moved beyond the gate's threshold
 
@@ -91,7 +92,10 @@ def _read(con, sql: str, params=None) -> pl.DataFrame:
 
 
 def load_marts(home: Path) -> dict:
-    con = duckdb.connect(str(published_path(home)), read_only=True)
+    """The marts the report is built from: the work database's copy, identical to the published
+    warehouse (checked by version). Reading it under the writer lock means an analyst holding the
+    published file — even read-write — never blocks the report."""
+    con = duckdb.connect(str(work_path(home)), read_only=True)
     try:
         values = con.sql("SELECT v.*, r.name AS region_name, r.level, r.county_code FROM marts.indicator_value v "
                          "LEFT JOIN core.region r USING (region_code)").pl()
@@ -343,22 +347,29 @@ def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str 
     for theme in TEXT["sv"]["themes"]:
         gt, frame = theme_table(m, theme, county, lang)
         tables.append((theme, t["themes"][theme], gt, frame))
-    sections, written, alts = [], [], {}
-    jobs = []
+    written, alts, jobs, parts = [], {}, [], []
     for table_id, title, gt, frame in tables:
         if gt is None:
-            sections.append(f'<section id="{table_id}"><h2>{html.escape(title)}</h2><p>{t["no_data"]}</p></section>')
+            parts.append((table_id, title, None, []))
             continue
         files = write_tabular(frame, tmp_dir / "tables", table_id)
         alts[table_id] = _alt_text(title, frame, lang)
         if png:
             jobs.append((gt, tmp_dir / "tables" / f"{table_id}.png"))
-            files.append(f"{table_id}.png")
-        links = " · ".join(f'<a href="tables/{f}">{f.rsplit(".", 1)[1].upper()}</a>' for f in files)
-        sections.append(f'<section id="{table_id}" aria-label="{html.escape(title)}">{gt.as_raw_html()}'
-                        f'<p class="downloads">{t["downloads"]}: {links}</p></section>')
+        parts.append((table_id, title, gt.as_raw_html(), files))
         written.append(table_id)
     png_written = _render_pngs(jobs, home / ".cache") if png else False
+    sections = []
+    for table_id, title, table_html, files in parts:
+        if table_html is None:
+            sections.append(f'<section id="{table_id}"><h2>{html.escape(title)}</h2><p>{t["no_data"]}</p></section>')
+            continue
+        files = files + ([f"{table_id}.png"] if png_written is True else [])
+        links = " · ".join(f'<a href="tables/{f}">{f.rsplit(".", 1)[1].upper()}</a>' for f in files)
+        img = (f'<details><summary>PNG</summary><img src="tables/{table_id}.png" alt="{html.escape(alts[table_id])}" '
+               f'loading="lazy" width="600"></details>' if png_written is True else "")
+        sections.append(f'<section id="{table_id}" aria-label="{html.escape(title)}">{table_html}'
+                        f'<p class="downloads">{t["downloads"]}: {links}</p>{img}</section>')
     current = edition_values(m, county)
     previous = _previous_values(home, edition)
     changes = changes_since(previous, current)
@@ -377,7 +388,8 @@ def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str 
         "edition": edition, "lang": lang, "county": county, "warehouse_version": info["version"],
         "built_at": str(info["built_at"]), "transform_version": info["transform_version"], "demo": info["demo"],
         "snapshots": m["snapshots"], "tables": written,
-        "png": {tid: {"file": f"tables/{tid}.png", "alt": alts[tid]} for tid in written} if png_written
+        "png": {tid: {"file": f"tables/{tid}.png", "alt": alts[tid]} for tid in written} if png_written is True
+        else png_written if isinstance(png_written, str)
         else "not written (no Chromium found)" if png else "not requested",
         "changes": changes.height, "gate": changes.filter(pl.col("gate")).to_dicts(), "held": held,
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -388,15 +400,21 @@ def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str 
     checkpoint("before-report-index")
     if not held:
         latest_tmp = latest.with_name("index.html.part")
-        latest_tmp.write_text(page.replace('href="tables/', f'href="editions/{edition}/tables/'), encoding="utf-8")
+        latest_tmp.write_text(page.replace('href="tables/', f'href="editions/{edition}/tables/')
+                              .replace('src="tables/', f'src="editions/{edition}/tables/'), encoding="utf-8")
         latest_tmp.replace(latest)
-    return ReportResult(edition, edition_dir, latest, written, bool(info["demo"]), held, gated)
+    return ReportResult(edition, edition_dir, latest, written, bool(info["demo"]), int(info["version"]), held, gated)
 
 
-def _render_pngs(jobs: list[tuple[GT, Path]], cache: Path) -> bool:
-    """Render the table PNGs two at a time (each is one headless Chromium)."""
+def _render_pngs(jobs: list[tuple[GT, Path]], cache: Path) -> bool | str:
+    """Render the table PNGs one at a time: great-tables' browser bridge (nokap) keeps one
+    connection per process, so parallel renders race. A failed render does not fail the edition:
+    the manifest says why the PNGs are missing."""
     if not jobs or chromium() is None and "CHROME_PATH" not in os.environ:
         return False
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return all(pool.map(lambda job: write_png(job[0], job[1], cache), jobs))
+    try:
+        return all(write_png(gt, path, cache) for gt, path in jobs)
+    except Exception as exc:   # noqa: BLE001 - reported in the edition manifest
+        for _, path in jobs:
+            path.unlink(missing_ok=True)
+        return f"not written: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
