@@ -276,10 +276,8 @@ def _date(e: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return parsed, raw.is_not_null() & parsed.is_null()
 
 
-def digits_of_expr(e: pl.Expr) -> pl.Expr:
-    """Vectorised ``orgnr.digits_of`` (pinned against it in the tests)."""
-    text = e.str.strip_chars().str.to_uppercase()
-    digits = text.str.replace_all(r"\D", "")
+def _digits_of(text: pl.Expr, digits: pl.Expr) -> pl.Expr:
+    """``orgnr.digits_of`` from ``text`` (stripped, upper-cased) and ``digits`` (its digits)."""
     n = digits.str.len_chars()
     return (pl.when(text.str.starts_with("SE"))
             .then(pl.when((n == 12) & digits.str.ends_with("01")).then(digits.str.slice(0, 10)))
@@ -288,46 +286,91 @@ def digits_of_expr(e: pl.Expr) -> pl.Expr:
             .when(n == 10).then(digits))
 
 
-def is_personal_expr(e: pl.Expr) -> pl.Expr:
-    """Vectorised ``orgnr.is_personal_number`` (pinned against it in the tests); never null."""
-    digits = e.str.replace_all(r"\D", "")
+def _is_personal(digits: pl.Expr, digits_of: pl.Expr) -> pl.Expr:
     century = (digits.str.len_chars() == 12) & digits.str.slice(0, 2).is_in(["18", "19", "20"])
-    month = digits_of_expr(e).str.slice(2, 1).is_in(["0", "1"])
+    month = digits_of.str.slice(2, 1).is_in(["0", "1"])
     return (century.fill_null(False) | month.fill_null(False))
 
 
-def _org_number(e: pl.Expr) -> pl.Expr:
-    # normalise the shape only (556000-0000 → 5560000000); validity is the schema's job
-    return pl.coalesce(digits_of_expr(e), e.str.strip_chars())
+def digits_of_expr(e: pl.Expr) -> pl.Expr:
+    """Vectorised ``orgnr.digits_of`` (pinned against it in the tests)."""
+    text = e.str.strip_chars().str.to_uppercase()
+    return _digits_of(text, text.str.replace_all(r"\D+", ""))
+
+
+def is_personal_expr(e: pl.Expr) -> pl.Expr:
+    """Vectorised ``orgnr.is_personal_number`` (pinned against it in the tests); never null."""
+    return _is_personal(e.str.replace_all(r"\D+", ""), digits_of_expr(e))
 
 
 _NAME_TYPE = r"\$[A-Z_]+-ORGNAM(\$[^$]*)?$"
 _MAIN_NAME = r"\$(FORETAGSNAMN|NAMN)-ORGNAM(\$[^$]*)?$"
+_SEP = '";"'
 
 
 def _split_fields(lines: pl.DataFrame) -> pl.DataFrame:
+    """``row_number``, ``n`` (number of fields) and ``f0`` … ``f10`` (null where a line has fewer
+    fields; a line with more is rejected on ``n``). The line is split on the exact separator
+    ``";"`` after stripping its outer quotes, vectorised (no per-row lists)."""
+    body = pl.col("line").str.strip_prefix('"').str.strip_suffix('"')
     return lines.select(
         "row_number",
-        pl.col("line").str.strip_prefix('"').str.strip_suffix('"').str.split('";"').alias("f"),
-    ).with_columns(pl.col("f").list.len().alias("n"))
+        (body.str.count_matches(_SEP, literal=True) + 1).alias("n"),
+        body.str.split_exact(_SEP, N_FIELDS - 1)
+        .struct.rename_fields([f"f{i}" for i in range(N_FIELDS)]).alias("f"),
+    ).unnest("f")
+
+
+def _names(field: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(main name with its type suffix removed, number of names) of a ``|``-separated name list:
+    the first name typed FORETAGSNAMN or NAMN, else the first name; blank entries are ignored."""
+    names = field.str.split("|").list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
+    main = names.list.eval(pl.element().filter(pl.element().str.contains(_MAIN_NAME)).first())
+    name = pl.coalesce(main.list.first(), names.list.first()).str.replace(_NAME_TYPE, "")
+    return name, names.list.len().cast(pl.Int32)
+
+
+def _proceedings(field: pl.Expr) -> pl.Expr:
+    return (field.str.split("|")
+            .list.eval(pl.element().filter(pl.element().str.strip_chars() != "")
+                       .str.replace(r"-AVSLAVOMFO\$", "-AVSL:")
+                       .str.replace(r"-AVOMFO\$", ":")
+                       .str.replace_all(r"\$", ":"))
+            .list.join("|"))
+
+
+def _patch(out: pl.DataFrame, mask: pl.Series, values: pl.DataFrame) -> pl.DataFrame:
+    """``out`` with the rows where ``mask`` holds replaced by ``values`` (same columns, one row per
+    true mask entry, in order)."""
+    if values.height == 0:
+        return out
+    idx = mask.arg_true()
+    return out.with_columns([out[c].scatter(idx, values[c].cast(out[c].dtype)) for c in values.columns])
 
 
 def _parse_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """One block of data lines (``row_number``, ``line``; blank lines already dropped) →
-    (organisations, rejected, number of sole traders removed)."""
+    (organisations, rejected, number of sole traders removed).
+
+    Most rows hold one name and no proceedings: those two columns are computed without lists for
+    every row, then the rows with a ``|`` list (name) or any proceedings are recomputed with the
+    list expressions and patched in (same result as the list expressions on every row)."""
     df = _split_fields(lines)
     del lines
     # --- privacy first: drop sole traders before anything else reads the row ---
-    ident = pl.col("f").list.get(0, null_on_oob=True)
-    id_value = ident.str.split("$").list.get(0, null_on_oob=True)
-    id_type = ident.str.split("$").list.get(1, null_on_oob=True).str.strip_chars()
-    form_raw = pl.col("f").list.get(4, null_on_oob=True).str.strip_chars()
-    sole = ((id_type == "PERSON-IDORG").fill_null(False)
-            | (form_raw == "E-ORGFO").fill_null(False)
-            | is_personal_expr(id_value))
-    df = df.with_columns(sole.alias("_sole"))
-    sole_count = int(df["_sole"].sum())
-    df = df.filter(~pl.col("_sole")).drop("_sole")
+    ident = pl.col("f0").str.split_exact("$", 1)
+    id_value = ident.struct.field("field_0")
+    text = pl.col("_id").str.strip_chars().str.to_uppercase()
+    df = df.with_columns(id_value.alias("_id"),
+                         ident.struct.field("field_1").str.strip_chars().alias("_id_type"))
+    df = df.with_columns(text.alias("_text"), text.str.replace_all(r"\D+", "").alias("_digits"))
+    df = df.with_columns(_digits_of(pl.col("_text"), pl.col("_digits")).alias("_digits_of"))
+    sole = ((pl.col("_id_type") == "PERSON-IDORG").fill_null(False)
+            | (pl.col("f4").str.strip_chars() == "E-ORGFO").fill_null(False)
+            | _is_personal(pl.col("_digits"), pl.col("_digits_of")))
+    keep = df.select(~sole).to_series()
+    sole_count = len(keep) - int(keep.sum())
+    df = df.filter(keep).drop("_id_type", "_text", "_digits")
 
     rejected = [df.filter(pl.col("n") != N_FIELDS).select(
         "row_number",
@@ -335,27 +378,21 @@ def _parse_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     df = df.filter(pl.col("n") == N_FIELDS)
 
     def f(i: int) -> pl.Expr:
-        return pl.col("f").list.get(i)
+        return pl.col(f"f{i}")
 
     reg_date, bad_reg = _date(f(8))
     dereg_date, bad_dereg = _date(f(5))
     seq_raw = _blank_to_null(f(1))
     seq = seq_raw.cast(pl.Int32, strict=False)
 
-    names = f(3).str.split("|").list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
-    main = names.list.eval(pl.element().filter(pl.element().str.contains(_MAIN_NAME)).first())
-    name = pl.coalesce(main.list.first(), names.list.first()).str.replace(_NAME_TYPE, "")
+    # one name, no proceedings: the common case, without lists
+    name_present = f(3).str.strip_chars() != ""
+    name = pl.when(name_present).then(f(3)).str.replace(_NAME_TYPE, "")
+    name_count = name_present.cast(pl.Int32)
 
-    proc = (f(7).str.split("|")
-            .list.eval(pl.element().filter(pl.element().str.strip_chars() != "")
-                       .str.replace(r"-AVSLAVOMFO\$", "-AVSL:")
-                       .str.replace(r"-AVOMFO\$", ":")
-                       .str.replace_all(r"\$", ":"))
-            .list.join("|"))
-
-    addr = f(10).str.split("$")
-    p2 = _blank_to_null(addr.list.get(2, null_on_oob=True))
-    p3 = _blank_to_null(addr.list.get(3, null_on_oob=True))
+    addr = f(10).str.split_exact("$", 3)
+    p2 = _blank_to_null(addr.struct.field("field_2"))
+    p3 = _blank_to_null(addr.struct.field("field_3"))
     p2n, p3n = p2.str.replace_all(" ", ""), p3.str.replace_all(" ", "")
     p3_is_code = p3n.str.contains(r"^\d{5}$").fill_null(False)
     p2_is_code = p2n.str.contains(r"^\d{5}$").fill_null(False)
@@ -363,15 +400,15 @@ def _parse_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     town = pl.when(p3_is_code).then(p2).when(p2_is_code).then(p3).otherwise(p2)
 
     out = df.select(
-        _org_number(f(0).str.split("$").list.get(0)).alias("org_number"),
+        pl.coalesce(pl.col("_digits_of"), pl.col("_id").str.strip_chars()).alias("org_number"),
         seq.alias("registration_seq"),
         _blank_to_null(name).alias("name"),
-        names.list.len().cast(pl.Int32).alias("name_count"),
-        _blank_to_null(f(4).str.replace(r"-ORGFO$", "")).alias("organisation_form"),
+        name_count.alias("name_count"),
+        _blank_to_null(f(4).str.strip_suffix("-ORGFO")).alias("organisation_form"),
         reg_date.alias("registration_date"),
         dereg_date.alias("deregistration_date"),
-        _blank_to_null(f(6).str.replace(r"-AVORG$", "")).alias("deregistration_reason"),
-        _blank_to_null(proc).alias("proceedings"),
+        _blank_to_null(f(6).str.strip_suffix("-AVORG")).alias("deregistration_reason"),
+        pl.lit(None, pl.String).alias("proceedings"),
         _blank_to_null(f(9)).alias("description"),
         town.alias("postal_town"),
         postcode.alias("postcode"),
@@ -382,6 +419,16 @@ def _parse_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
             pl.when(bad_dereg).then(pl.lit("avregistreringsdatum is not a date")),
             separator="; ", ignore_nulls=True).alias("_bad"),
     )
+    # the rest: several names, or proceedings (a blank proceedings field gives null either way)
+    many = df.select(f(3).str.contains("|", literal=True)).to_series()
+    if many.any():
+        list_name, list_count = _names(f(3))
+        out = _patch(out, many, df.filter(many).select(
+            _blank_to_null(list_name).alias("name"), list_count.alias("name_count")))
+    procs = df.select(f(7).str.strip_chars() != "").to_series()
+    if procs.any():
+        out = _patch(out, procs, df.filter(procs).select(_blank_to_null(_proceedings(f(7))).alias("proceedings")))
+    del df
     bad = pl.col("_bad").str.len_chars() > 0
     rejected.append(out.filter(bad).select("row_number", pl.col("_bad").alias("reason")))
     out = out.filter(~bad).drop("_bad").cast(ORGANISATION_SCHEMA)  # type: ignore[arg-type]
