@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 

@@ -14,7 +14,6 @@ from flows.settings import resolve_home
 from publish.report import ReportResult
 from sources import registry
 from warehouse import manifest
-from warehouse.db import published_path
 from warehouse.lock import writer_lock
 
 

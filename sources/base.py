@@ -50,3 +50,14 @@ def shown(text: str) -> str:
     replaced by their length, at most 200 characters (``schemas.validate.redact``)."""
     from schemas.validate import redact
     return redact(text) or ""
+
+
+def load_json(data: bytes):
+    """Parse UTF-8 JSON (with or without a BOM); bad input is a one-line ParseError."""
+    import json
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ParseError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None

@@ -12,7 +12,6 @@ not counted.
 from __future__ import annotations
 
 import csv
-import io
 from datetime import date
 
 import polars as pl

@@ -7,12 +7,11 @@ flags beside a null value; they are never turned into numbers.
 """
 from __future__ import annotations
 
-import json
 from math import prod
 
 import polars as pl
 
-from sources.base import ParseError
+from sources.base import ParseError, load_json
 
 
 def _categories(dim_id: str, dim: dict, size: int) -> list[str]:
@@ -63,12 +62,7 @@ def _cells(obj, n: int, what: str) -> list:
 
 
 def load(data: bytes) -> dict:
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ParseError("not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    doc = load_json(data)
     if not isinstance(doc, dict) or doc.get("class", "dataset") != "dataset" or "id" not in doc:
         raise ParseError("not a JSON-stat 2.0 dataset (no 'id'/'size'/'dimension')")
     return doc

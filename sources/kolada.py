@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 
 import polars as pl
 
-from sources.base import Fetched, FetchContext, ParseError, shown
+from sources.base import Fetched, FetchContext, ParseError, load_json, shown
 from sources.http import request
 
 SOURCE_ID = "kolada"
@@ -83,12 +83,7 @@ def region_code(municipality: str) -> str:
 # --- parse ------------------------------------------------------------------------------------
 
 def _pages(data: bytes) -> list[dict]:
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ParseError("not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    doc = load_json(data)
     if isinstance(doc, dict) and "pages" in doc:
         doc = doc["pages"]
     pages = doc if isinstance(doc, list) else [doc]

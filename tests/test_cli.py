@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import duckdb
-import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import duckdb
 import polars as pl
 import pytest
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.conftest import SAMPLES, published

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import duckdb
 import polars as pl
 import pytest
 

@@ -4,7 +4,6 @@ served with HTTP 200. Retries back off (waits are recorded, never slept — see 
 failure is a one-line FetchError/ParseError naming the source, the URL and the reason."""
 from __future__ import annotations
 
-import json
 import socket
 
 import pytest

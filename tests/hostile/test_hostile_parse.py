@@ -3,7 +3,6 @@ reason, or its bad rows/members are set aside with a reason while the rest is ke
 from __future__ import annotations
 
 import time
-import zipfile
 
 import pytest
 

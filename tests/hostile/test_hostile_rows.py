@@ -4,7 +4,6 @@ and absurd values. Bad rows are quarantined (or rejected at parse) with a reason
 from __future__ import annotations
 
 import io
-import tempfile
 from pathlib import Path
 
 import openpyxl
@@ -13,7 +12,7 @@ import pytest
 from flows.ingest import ingest_snapshots, store_files
 from hostile_corpus import (PERSONNUMMER, as_json, bolagsverket_text, jsonstat_doc, one_line,
                             prepared)
-from sources import bolagsverket, iop, registry, wise
+from sources import bolagsverket, registry
 from sources.base import ParseError
 from sources.snapshot import SnapshotStore
 from transforms.build import build
