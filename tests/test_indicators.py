@@ -106,7 +106,8 @@ def world(tmp_path_factory):
         {"org_number": COMPANY, "row_number": 2, "registration_seq": 1, "name": "Östgöta Bygg AB", "name_count": 1,
          "organisation_form": "AB"},
         {"org_number": PARTNER, "row_number": 3, "registration_seq": 1, "name": "Söderköpings El AB", "name_count": 1,
-         "organisation_form": "AB"}])
+         "organisation_form": "AB", "registration_date": date(2001, 3, 1), "deregistration_date": date(2025, 1, 15),
+         "deregistration_reason": "FUAV"}])
     af = []
     for period, brk, registered, force, long_term in (("2022-12", False, 5000, 80000, 1500),
                                                       ("2023-01", True, 5400, 88000, 1900)):
@@ -206,3 +207,10 @@ def test_public_civil_pairs_are_counted_where_the_buyer_is(world):
         Decimal("1"), Decimal("1"), None, 1, None, "final")
     # Norrköping had no such pair: a real zero, not missing
     assert value(world, "sc_public_civil_contracts", "0581", "2025")[::5] == (Decimal("0"), "final")
+
+
+def test_winners_are_checked_against_their_registration_on_the_award_date(world):
+    rows = dict(world.execute("SELECT winner_name, winner_status_at_award FROM core.award "
+                              "WHERE procedure_id = 'P5'").fetchall())
+    # the consortium partner was deregistered (merged) on 2025-01-15, before the award of 2025-06-01
+    assert rows == {"Östgöta Bygg AB": "registered", "Söderköpings El AB": "deregistered before the award"}

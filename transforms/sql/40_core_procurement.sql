@@ -146,7 +146,9 @@ SELECT DISTINCT procedure_id, region_code FROM (
 ORDER BY procedure_id, region_code;
 
 -- One row per winning organisation per awarded lot. A consortium's tender value is counted once:
--- on its group leader (or its first member when no leader is flagged).
+-- on its group leader (or its first member when no leader is flagged). Winners are classified from
+-- the current registers (legal forms have no history in the bulk files); `winner_status_at_award`
+-- says whether the organisation was registered and not yet deregistered on the award notice's date.
 CREATE OR REPLACE TABLE core.award AS
 SELECT n.procedure_id, n.notice_date AS award_notice_date, year(n.notice_date)::VARCHAR AS year,
        a.notice_id, a.notice_version, a.result_id, a.lot_id, a.tender_id, a.tendering_party_id,
@@ -155,6 +157,10 @@ SELECT n.procedure_id, n.notice_date AS award_notice_date, year(n.notice_date)::
        row_number() OVER (PARTITION BY a.notice_id, a.lot_id, a.tender_id
                           ORDER BY coalesce(a.group_lead, false) DESC, a.winner_org_ref) = 1 AS counts_value,
        o.org_number IS NOT NULL AS matched, o.sector, o.is_ideburen, o.is_wise,
+       CASE WHEN o.org_number IS NULL THEN NULL
+            WHEN o.registration_date > n.notice_date THEN 'registered after the award'
+            WHEN o.deregistration_date <= n.notice_date THEN 'deregistered before the award'
+            ELSE 'registered' END AS winner_status_at_award,
        a._snapshot_id
 FROM staging.ted_award a
 JOIN core.notice n USING (notice_id, notice_version, _snapshot_id)
