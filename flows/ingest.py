@@ -26,7 +26,7 @@ from sources.snapshot import Snapshot, SnapshotStore
 from warehouse import manifest, runs
 from warehouse.db import connect_work
 from warehouse.faults import checkpoint
-from warehouse.load import LoadResult, Prepared, land, last_code_version, loaded_snapshots
+from warehouse.load import Prepared, land, last_code_version, loaded_snapshots
 from warehouse.lock import writer_lock
 
 log = logging.getLogger("krafter.ingest")
@@ -184,41 +184,39 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
         con = connect_work(home)
         try:
             batch, full = choose_batch(con, spec, store, current, version)
+            result = None
             if batch:
                 prepared = [prepare(spec, s) for s in batch]
-                result: LoadResult = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
-                                          run_id=run_id or runs.current_run_id(), full_reload=full,
-                                          unique_keys=unique_keys())
+                result = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
+                              run_id=run_id or runs.current_run_id(), full_reload=full, unique_keys=unique_keys())
         finally:
             con.close()
         checkpoint("after-load")
-        runs.record(home, f"ingest:{spec.id}", started, result.status if batch else "unchanged",
-                    result.message if batch else "no new snapshots")
-    if not batch:
-        return IngestSummary(spec.id, "unchanged", message="no new snapshots")
-    summary = IngestSummary(spec.id, result.status, sum(1 for _, n in stored if n), result.rows_loaded,
-                            result.quarantined, result.message, result.snapshots)
+        if result is None:
+            runs.record(home, f"ingest:{spec.id}", started, "unchanged", "no new snapshots")
+            return IngestSummary(spec.id, "unchanged", message="no new snapshots")
+        runs.record(home, f"ingest:{spec.id}", started, result.status, result.message)
+        if result.status != "unchanged":
+            newest = max(current or batch, key=lambda s: s.fetched_at)
+            manifest.update(home, sources={spec.id: {
+                "last_snapshot": newest.sha256, "fetched_at": newest.fetched_at, "kind": newest.kind,
+                "rows": result.rows_loaded, "quarantined": result.quarantined, "status": result.status,
+                "message": result.message, "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "code_version": version}})
+        if spec.mode == "replace":
+            # retention: keep the newest N raw snapshots (and the batch just landed)
+            store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch})
     log = logs.logger()
+    shas = [s.sha256 for s in batch]
     if result.status == "loaded":
         log.info("%s: landed %d rows from %d snapshot(s), %d quarantined (see meta.quarantine)",
                  spec.id, result.rows_loaded, len(batch), result.quarantined)
+        events.dataset_updated(spec.id, shas, result.rows_loaded, result.quarantined)
     elif result.status == "rejected":
         log.error("%s: REJECTED — %s; the previous data stays in place", spec.id, result.message)
-    if result.status == "loaded":
-        events.dataset_updated(spec.id, [s.sha256 for s in batch], result.rows_loaded, result.quarantined)
-    elif result.status == "rejected":
-        events.dataset_rejected(spec.id, [s.sha256 for s in batch], result.message or "rejected")
-    if spec.mode == "replace":
-        # retention: keep the newest N raw snapshots (and the batch just landed)
-        store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch})
-    newest = max(current or batch, key=lambda s: s.fetched_at)
-    if result.status != "unchanged":
-        manifest.update(home, sources={spec.id: {
-            "last_snapshot": newest.sha256, "fetched_at": newest.fetched_at, "kind": newest.kind,
-            "rows": result.rows_loaded, "quarantined": result.quarantined, "status": result.status,
-            "message": result.message, "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "code_version": version}})
-    return summary
+        events.dataset_rejected(spec.id, shas, result.message or "rejected")
+    return IngestSummary(spec.id, result.status, sum(1 for _, n in stored if n), result.rows_loaded,
+                         result.quarantined, result.message, result.snapshots)
 
 
 @task(name="fetch", retries=2, retry_delay_seconds=[10, 60])
