@@ -130,8 +130,9 @@ def prepare(spec: registry.SourceSpec, snap: Snapshot) -> Prepared:
     except ParseError as exc:
         return Prepared(snap, error=str(exc))
     prep = Prepared(snap)
-    for name, frame in frames.items():
-        frame = redact_free_text(frame)
+    for name in list(frames):
+        # pop: the raw frame is freed once its validated copy exists (national files are large)
+        frame = redact_free_text(frames.pop(name))
         if name.endswith(REJECT_SUFFIX):
             prep.rejected = frame if prep.rejected is None else pl.concat([prep.rejected, frame], how="diagonal")
         elif name in TABLES:
