@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from tests.conftest import REPO, SAMPLES
+from warehouse.lock import writer_lock
 
 TIMEOUT = float(os.environ.get("KRAFTER_TEST_EVENT_TIMEOUT", "240"))
 BIN = Path(sys.executable).parent
@@ -76,12 +77,14 @@ def run(args: list[str], env: dict, **kw) -> subprocess.CompletedProcess:
 
 
 def runs(home: Path) -> list[tuple]:
-    """meta.runs, read when no writer holds the work database."""
-    con = duckdb.connect(str(home / "work.duckdb"), read_only=True)
-    try:
-        return con.execute("SELECT step, status FROM meta.runs ORDER BY started_at").fetchall()
-    finally:
-        con.close()
+    """meta.runs of the private work database, read under the data home's writer lock like any
+    writer would (a reader holding the file would make the worker's build wait or fail)."""
+    with writer_lock(home, wait_seconds=TIMEOUT):
+        con = duckdb.connect(str(home / "work.duckdb"), read_only=True)
+        try:
+            return con.execute("SELECT step, status FROM meta.runs ORDER BY started_at").fetchall()
+        finally:
+            con.close()
 
 
 LAND = """

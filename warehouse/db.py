@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -51,10 +52,22 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-def connect_work(home: Path) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the private work database and bring it up to date."""
+def connect_work(home: Path, wait_seconds: float = 60.0) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the private work database and bring it up to date.
+
+    Writers take the data home's lock first, so a conflict here is someone else's session on the
+    private file (a DuckDB CLI left open): wait a while, then say so in one line."""
     Path(home).mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(work_path(home)))
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(work_path(home)))
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise RuntimeError(f"{work_path(home)}: held by another process; close other sessions on "
+                                   f"the private work database ({str(exc).splitlines()[0][:160]})") from None
+            time.sleep(0.5)
     migrate(con)
     return con
 
