@@ -29,6 +29,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_for(predicate, what: str, timeout: float = TIMEOUT, every: float = 1.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -62,11 +70,7 @@ def server(tmp_path_factory):
         wait_for(healthy, "the Prefect server to start", timeout=300)
         yield env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
 
 
@@ -137,9 +141,5 @@ def test_dataset_event_runs_build_marts_then_publish_report(server, tmp_path):
         assert json.loads(manifest.read_text())["warehouse"]["version"] == 1
         assert [s for s in runs(home) if s[0] == "publish-report"] == [("publish-report", "written")]
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
         worker_log.close()
