@@ -2,26 +2,26 @@
 
 Format (notes/sources-se.md §4.1): a zip holding one ``bolagsverket_bulkfil.txt`` (≈ 1 GB of text,
 ≈ 3 M lines); header row; ``;``-separated; every field double-quoted; UTF-8 with BOM (one source
-says latin-1, so: BOM → strict UTF-8, else strict UTF-8, else latin-1). Quoted fields may hold
-unescaped ``"``, so a line is split on the exact separator ``";"`` after stripping its outer quotes
-— no CSV parser. Stray NUL bytes are removed; the literal ``null`` in a date means no date. Several
-columns pack parts with ``$`` and ``|`` (see ``_parse_lines``).
+says latin-1, so it is detected: ``sources.bulkfile``). Quoted fields may hold unescaped ``"``, so a
+line is never given to a CSV parser's quote handling. Stray NUL bytes are removed; the literal
+``null`` in a date means no date. Several columns pack parts with ``$`` and ``|`` (see
+``_parse_fields``).
 
-Streaming: ``parse`` never holds the whole text. The zip member is decompressed incrementally
-(``zipfile.open``) in blocks of ``CHUNK_BYTES``; each block is decoded with an incremental decoder
-(a character split across blocks is joined), cut at its last newline, split into lines and fields
-with polars string operations, and turned into frames; the frames are concatenated at the end
-(without rechunking). Without a BOM the text is first read as UTF-8; should a later block not be
-UTF-8, the whole stream is re-read as latin-1 (same result as deciding on the whole file). Peak
-memory is the zip bytes + the output frames + one block's working set (see
-``benchmarks/bench_bolagsverket.py``).
+Splitting, exactly and fast: polars splits each piece of text on ``;`` with no quoting. A line whose
+11 pieces each start and end with ``"`` (and has no 12th) splits the same way on the exact separator
+``";"`` — its only ``;`` are the ten between fields — so its fields are the pieces without their
+outer quotes. Every other line (a ``;`` inside a field, too few or too many fields, blank) is split
+like before: outer quotes stripped, then split on ``";"``.
+
+Streaming: ``parse_blocks`` yields the frames of one piece of text at a time (``CHUNK_BYTES`` of the
+zip member or the file, read from disk when given a path), so ingest validates and lands block by
+block and memory stays at one block's working set; ``parse`` concatenates them (tests, small files).
 
 Privacy (DESIGN §8): sole traders — identity type ``PERSON-IDORG``, organisationsform ``E`` or an
-identity that is a personal number — are dropped inside ``parse`` before anything else looks at
-the row, and only counted (vectorised equivalents of ``orgnr.digits_of`` and
-``orgnr.is_personal_number``, pinned against them in the tests). Nothing here logs row content. A
-line with the wrong number of fields is returned as (row number, reason) only, never with its
-content.
+identity that is a personal number — are dropped before anything else looks at the row, and only
+counted (vectorised equivalents of ``orgnr.digits_of`` and ``orgnr.is_personal_number``, pinned
+against them in the tests). Nothing here logs row content. A line with the wrong number of fields is
+returned as (row number, reason) only, never with its content.
 
 ``row_number`` is the 1-based data line number: the line after the header is 1 (header-less input:
 the first line is 1). Empty lines keep their number but produce no row.
@@ -33,24 +33,21 @@ Fetch: conditional GET (``If-None-Match`` / ``If-Modified-Since`` from the last 
 """
 from __future__ import annotations
 
-import codecs
 import hashlib
-import io
 import json
 import logging
 import os
 import re
 import tempfile
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TypeVar
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import polars as pl
 
+from sources import bulkfile
 from sources.base import Fetched, FetchContext, ParseError, refuse_utf16, shown
+from sources.bulkfile import CHUNK_BYTES, check_zip, is_zip
 
 SOURCE_ID = "bolagsverket"
 HEADER = ["organisationsidentitet", "namnskyddslopnummer", "registreringsland", "organisationsnamn",
@@ -58,14 +55,9 @@ HEADER = ["organisationsidentitet", "namnskyddslopnummer", "registreringsland", 
           "pagandeAvvecklingsEllerOmstruktureringsforfarande", "registreringsdatum",
           "verksamhetsbeskrivning", "postadress"]
 N_FIELDS = len(HEADER)
-MAX_RATIO = 200
-MAX_MEMBER = 4 * 1024 ** 3
 MAX_DOWNLOAD = 2 * 1024 ** 3
-CHUNK_BYTES = 16 * 1024 * 1024
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-_BOM = b"\xef\xbb\xbf"
+_BOM = bulkfile.BOM
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 ORGANISATION_SCHEMA = {
     "org_number": pl.String, "registration_seq": pl.Int32, "name": pl.String,
@@ -75,77 +67,7 @@ ORGANISATION_SCHEMA = {
     "row_number": pl.Int64,
 }
 REJECTED_SCHEMA = {"row_number": pl.Int64, "reason": pl.String}
-
-
-# --- zip guards --------------------------------------------------------------------------------
-
-def _unsafe_name(name: str) -> bool:
-    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive:
-        return True
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    return ".." in parts
-
-
-def _open_zip(data: bytes) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ParseError(f"not a readable zip archive (truncated or corrupt): {exc}") from None
-
-
-def check_members(zf: zipfile.ZipFile, suffix: str = ".txt") -> zipfile.ZipInfo:
-    """The one ``suffix`` member, after the zip-slip and zip-bomb guards on every member."""
-    members = [i for i in zf.infolist() if not i.is_dir()]
-    for info in members:
-        if _unsafe_name(info.filename):
-            raise ParseError(f"zip member name {info.filename!r} is absolute or contains '..'")
-        if info.file_size > MAX_MEMBER:
-            raise ParseError(f"zip member {info.filename!r} unpacks to {info.file_size} bytes "
-                             f"(limit {MAX_MEMBER})")
-        if info.file_size > MAX_RATIO * info.compress_size:
-            raise ParseError(f"zip member {info.filename!r} has compression ratio above "
-                             f"{MAX_RATIO}:1 (zip bomb?)")
-    wanted = [i for i in members if i.filename.lower().endswith(suffix)]
-    if len(wanted) != 1:
-        raise ParseError(f"expected exactly one {suffix} file in the zip, found {len(wanted)}")
-    return wanted[0]
-
-
-def check_zip(data: bytes, suffix: str = ".txt") -> None:
-    """The zip guards alone (used by fetch before a download becomes a snapshot)."""
-    with _open_zip(data) as zf:
-        check_members(zf, suffix)
-
-
-def iter_member(data: bytes, suffix: str = ".txt", block: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Decompressed blocks of the zip's one ``suffix`` member, after the guards."""
-    with _open_zip(data) as zf:
-        info = check_members(zf, suffix)
-        seen = 0
-        try:
-            with zf.open(info) as fh:
-                while True:
-                    buf = fh.read(block)
-                    if not buf:
-                        break
-                    seen += len(buf)
-                    if seen > info.file_size:
-                        raise ParseError(f"zip member {info.filename!r} is larger than its header says")
-                    yield buf
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise ParseError(f"zip member {info.filename!r} cannot be read (truncated or corrupt): "
-                             f"{type(exc).__name__}") from None
-
-
-def unzip_single(data: bytes, suffix: str = ".txt") -> tuple[str, bytes]:
-    """The one ``suffix`` member of a zip, whole (small files only; ``parse`` streams)."""
-    with _open_zip(data) as zf:
-        name = check_members(zf, suffix).filename
-    return name, b"".join(iter_member(data, suffix))
-
-
-def is_zip(data: bytes) -> bool:
-    return data[:4] in ZIP_MAGIC
+TABLES = ("bolagsverket_organisation", "bolagsverket_rejected", "bolagsverket_sole_traders")
 
 
 def decode(data: bytes) -> str:
@@ -162,103 +84,6 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
-
-
-# --- streaming text ----------------------------------------------------------------------------
-
-class _NotUtf8(Exception):
-    """A BOM-less stream turned out not to be UTF-8: the caller re-reads it as latin-1."""
-
-
-def raw_blocks(data: bytes, name: str, suffix: str = ".txt", block: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Blocks of the text: the zip member's, or the bytes themselves."""
-    if is_zip(data):
-        yield from iter_member(data, suffix, block)
-    elif name.lower().endswith(".zip"):
-        raise ParseError("file is named .zip but is not a zip archive (truncated download?)")
-    else:
-        view = memoryview(data)
-        for i in range(0, len(data), block):
-            yield bytes(view[i:i + block])
-
-
-def text_pieces(blocks: Iterator[bytes], encoding: str) -> Iterator[str]:
-    """Whole-line pieces of decoded text (the last newline of each piece is dropped, so piece
-    *k+1* starts at the line after piece *k*'s last). ``encoding``: ``auto`` (BOM → strict UTF-8,
-    else strict UTF-8 raising ``_NotUtf8``) or ``latin-1``. NUL bytes are removed."""
-    decoder = None
-    carry = ""
-    consumed = 0
-    for raw in blocks:
-        raw = raw.replace(b"\x00", b"")
-        if decoder is None:
-            refuse_utf16(raw)
-            if encoding == "auto" and raw.startswith(_BOM):
-                raw, encoding = raw[len(_BOM):], "bom"
-            decoder = codecs.getincrementaldecoder("latin-1" if encoding == "latin-1" else "utf-8")()
-        try:
-            text = carry + decoder.decode(raw)
-        except UnicodeDecodeError as exc:
-            if encoding == "bom":
-                raise ParseError(f"file starts with a UTF-8 byte-order mark but is not UTF-8 "
-                                 f"(byte offset {consumed + exc.start})") from None
-            raise _NotUtf8() from None
-        consumed += len(raw)
-        cut = text.rfind("\n")
-        if cut < 0:
-            carry = text
-            continue
-        carry = text[cut + 1:]
-        yield text[:cut]
-    try:
-        text = carry + (decoder.decode(b"", final=True) if decoder else "")
-    except UnicodeDecodeError:
-        if encoding == "bom":
-            raise ParseError("file starts with a UTF-8 byte-order mark but is not UTF-8 "
-                             "(truncated character at the end)") from None
-        raise _NotUtf8() from None
-    if text:
-        yield text
-
-
-def line_frames(data: bytes, name: str, encoding: str, suffix: str = ".txt",
-                block: int = CHUNK_BYTES) -> Iterator[pl.DataFrame]:
-    """Frames (``idx``: 0-based line index in the file, ``line``: without its line ending), one per
-    block of text; lines are split by polars, not Python."""
-    first = 0
-    for piece in text_pieces(raw_blocks(data, name, suffix, block), encoding):
-        lines = _split_lines(piece)
-        del piece
-        lines = lines.with_row_index("idx", offset=first).with_columns(pl.col("idx").cast(pl.Int64))
-        first += lines.height
-        yield lines
-
-
-def _split_lines(piece: str) -> pl.DataFrame:
-    """One ``line`` per line of ``piece`` (``\r\n`` or ``\n``; an empty line is ""). Fast path:
-    polars' CSV reader with NUL as separator and no quoting (NULs were removed, so every line is
-    one field); if its line count differs from the text's (a bare ``\r``?), split with polars
-    string ops instead."""
-    n = piece.count("\n") + 1
-    try:
-        lines = pl.read_csv(piece.encode("utf-8"), has_header=False, separator="\x00",
-                            quote_char=None, infer_schema=False, new_columns=["line"],
-                            raise_if_empty=False, comment_prefix=None)
-    except pl.exceptions.PolarsError:
-        lines = None
-    if lines is not None and lines.height == n and lines.width == 1:
-        return lines.select(pl.col("line").fill_null(""))
-    return (pl.DataFrame({"line": [piece]}).select(pl.col("line").str.split("\n")).explode("line")
-            .select(pl.col("line").str.strip_suffix("\r")))
-
-
-def with_encoding_fallback(consume: Callable[[str], T]) -> T:
-    """``consume("auto")``; if the text is not UTF-8 after all, ``consume("latin-1")``."""
-    try:
-        return consume("auto")
-    except _NotUtf8:
-        log.info("text is not UTF-8: re-reading it as latin-1")
-        return consume("latin-1")
 
 
 # --- parse -------------------------------------------------------------------------------------
@@ -348,15 +173,13 @@ def _patch(out: pl.DataFrame, mask: pl.Series, values: pl.DataFrame) -> pl.DataF
     return out.with_columns([out[c].scatter(idx, values[c].cast(out[c].dtype)) for c in values.columns])
 
 
-def _parse_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """One block of data lines (``row_number``, ``line``; blank lines already dropped) →
-    (organisations, rejected, number of sole traders removed).
+def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """One block of split lines (``row_number``, ``n``, ``f0`` … ``f10``) → (organisations,
+    rejected, number of sole traders removed).
 
     Most rows hold one name and no proceedings: those two columns are computed without lists for
     every row, then the rows with a ``|`` list (name) or any proceedings are recomputed with the
     list expressions and patched in (same result as the list expressions on every row)."""
-    df = _split_fields(lines)
-    del lines
     # --- privacy first: drop sole traders before anything else reads the row ---
     ident = pl.col("f0").str.split_exact("$", 1)
     id_value = ident.struct.field("field_0")
@@ -448,47 +271,73 @@ def _check_header(line: str) -> None:
             raise ParseError(f"header column {i} is '{shown(got.strip()[:60])}', expected '{want}' "
                              f"(format changed?)")
 
+def _fields(data: bytes, first_row: int) -> pl.DataFrame:
+    """``row_number``, ``n`` (number of fields) and ``f0`` … ``f10`` of every non-blank line of a
+    piece (see the module doc: the fast split, and the exact one for the lines it cannot take)."""
+    pieces = bulkfile.fields_frame(data, ";", N_FIELDS)
+    row = (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("row_number")
+    if pieces is None:
+        clean = None
+    else:
+        quoted = [pl.col(f"c{i}").str.starts_with('"') & pl.col(f"c{i}").str.ends_with('"')
+                  & (pl.col(f"c{i}").str.len_bytes() >= 2) for i in range(N_FIELDS)]
+        clean = pieces.select((pl.all_horizontal(quoted) & pl.col(f"c{N_FIELDS}").is_null())
+                              .fill_null(False)).to_series()
+    fast = None
+    if clean is not None:
+        fast = pieces.with_columns(row).filter(clean).select(
+            "row_number", pl.lit(N_FIELDS, pl.UInt32).alias("n"),
+            *[pl.col(f"c{i}").str.slice(1, pl.col(f"c{i}").str.len_chars() - 2).alias(f"f{i}")
+              for i in range(N_FIELDS)])
+        del pieces
+        if clean.all():
+            return fast
+    lines = bulkfile.lines_frame(data).with_columns(row)
+    if clean is not None:
+        lines = lines.filter(~clean)
+    lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
+    slow = _split_fields(lines)
+    return slow if fast is None else pl.concat([fast, slow]).sort("row_number")
 
-def _consume(data: bytes, name: str, encoding: str, block: int) -> dict[str, pl.DataFrame]:
-    orgs: list[pl.DataFrame] = []
-    rejs: list[pl.DataFrame] = []
+
+def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
+                 ) -> Iterator[dict[str, pl.DataFrame]]:
+    """The zip as downloaded, or the .txt inside it (bytes, or a path read as a stream), as staging
+    frames one block at a time; the last dict holds the sole-trader count (and empty frames of the
+    other tables, so that every table is seen even in a header-only file)."""
+    text = bulkfile.Text(source, name, ".txt", block)
     sole = 0
     offset = None
-    for lines in line_frames(data, name, encoding, ".txt", block):
+    for piece in text.pieces():
         if offset is None:                      # the file's first line: header or data?
-            first = lines["line"][0] if lines.height else ""
+            first, rest = bulkfile.split_first_line(piece)
             has_header = bool(first.strip()) and "-IDORG" not in first
             if has_header:
                 _check_header(first)
-                lines = lines.slice(1)
+                piece = rest
             offset = 0 if has_header else 1
-        lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0).select(
-            (pl.col("idx") + offset).alias("row_number"), "line")
-        o, r, n = _parse_lines(lines)
-        del lines
-        orgs.append(o)
-        rejs.append(r)
+            if piece is None:
+                continue
+        fields = text.read(piece, lambda data: _fields(data, piece.first_line + offset))
+        org, rej, n = _parse_fields(fields)
+        del fields
         sole += n
+        yield {"bolagsverket_organisation": org, "bolagsverket_rejected": rej}
     if offset is None:       # not one line: a replace-mode register must never become empty
         raise ParseError("file is empty")
-    org = (pl.concat(orgs, rechunk=False) if orgs else pl.DataFrame(schema=ORGANISATION_SCHEMA))
-    rej = (pl.concat(rejs, rechunk=False).sort("row_number") if rejs
-           else pl.DataFrame(schema=REJECTED_SCHEMA))
-    return {
-        "bolagsverket_organisation": org,
-        "bolagsverket_sole_traders": pl.DataFrame({"count": [sole]}, schema={"count": pl.Int64}),
-        "bolagsverket_rejected": rej,
-    }
+    yield {"bolagsverket_organisation": pl.DataFrame(schema=ORGANISATION_SCHEMA),
+           "bolagsverket_rejected": pl.DataFrame(schema=REJECTED_SCHEMA),
+           "bolagsverket_sole_traders": pl.DataFrame({"count": [sole]}, schema={"count": pl.Int64})}
 
 
 def parse(data: bytes, name: str, *, block: int = CHUNK_BYTES) -> dict[str, pl.DataFrame]:
     """The zip as downloaded, or the .txt inside it, to staging frames (streamed, see module doc)."""
-    return with_encoding_fallback(lambda enc: _consume(data, name, enc, block))
+    return bulkfile.concat_blocks(parse_blocks(data, name, block=block))
 
 
 def parse_text(text: str) -> dict[str, pl.DataFrame]:
     """Already-decoded text (tests, small inputs)."""
-    return _consume(text.encode("utf-8"), "text.txt", "auto", CHUNK_BYTES)
+    return parse(text.encode("utf-8"), "text.txt")
 
 
 # --- fetch -------------------------------------------------------------------------------------

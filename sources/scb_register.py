@@ -3,8 +3,9 @@ legal person with its juridisk form (JurForm) and primary industry (SNI), weekly
 
 Format (notes/sources-se.md §4.2): a zip holding one text file (inner name like
 ``scb_bulkfil_JE_20260629T055245_80.txt``, ≈ 1.8 M rows, ≈ 70 MB zipped); header row; **tab**-
-separated; ISO-8859-1 (read like Bolagsverket's file: a BOM → UTF-8, else UTF-8 if the whole text
-is UTF-8, else latin-1 — so the documented latin-1 is what a real file gets). Columns
+separated; ISO-8859-1 (detected like Bolagsverket's file, ``sources.bulkfile``: a BOM → UTF-8, else
+the first block that is not pure ASCII decides between UTF-8 and latin-1 — so the documented latin-1
+is what a real file gets). Columns
 ``ForAndrTyp, COAdress, Foretagsnamn, FtgStat, Gatuadress, JEStat, JurForm, Namn, Ng1..Ng5,
 PeOrgNr, PostNr, PostOrt, RegDatKtid, Reklamsparrtyp`` and then ``m``-prefixed copies. Columns are
 found by name in the header (case-insensitive), so their order and the ``m`` copies do not matter;
@@ -27,18 +28,20 @@ looks like a personal number — are removed in ``parse`` before any other colum
 only counted (frame ``scb_register_sole_traders``, column ``count``). Malformed lines are returned
 as (row number, reason) only.
 
-Streaming exactly like ``sources.bolagsverket`` (same zip guards, block decoding, polars string ops
-per block).
+Streaming exactly like ``sources.bolagsverket`` (``sources.bulkfile``: same zip guards, encoding
+detection and pieces; ``parse_blocks`` for ingest, ``parse`` for small files).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
+from sources import bulkfile
 from sources.base import Fetched, FetchContext, ParseError
-from sources.bolagsverket import (CHUNK_BYTES, digits_of_expr, fetch_zip, is_personal_expr,
-                                  line_frames, with_encoding_fallback)
+from sources.bolagsverket import digits_of_expr, fetch_zip, is_personal_expr
+from sources.bulkfile import CHUNK_BYTES
 
 SOURCE_ID = "scb-register"
 REQUIRED = ["PeOrgNr", "Foretagsnamn", "Namn", "JurForm", "FtgStat", "Ng1", "PostNr", "PostOrt",
@@ -114,35 +117,37 @@ def _parse_lines(lines: pl.DataFrame, pos: dict[str, int], n_fields: int
     return out, rejected.cast(REJECTED_SCHEMA), persons  # type: ignore[arg-type]
 
 
-def _consume(data: bytes, name: str, encoding: str, block: int) -> dict[str, pl.DataFrame]:
-    orgs: list[pl.DataFrame] = []
-    rejs: list[pl.DataFrame] = []
+def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
+                 ) -> Iterator[dict[str, pl.DataFrame]]:
+    """The zip as downloaded, or the text inside it (bytes, or a path read as a stream), as staging
+    frames one block at a time; the last dict holds the count of natural persons removed."""
+    text = bulkfile.Text(source, name, ".txt", block)
     persons = 0
     layout = None
-    for lines in line_frames(data, name, encoding, ".txt", block):
+    for piece in text.pieces():
         if layout is None:
-            if not lines.height or not lines["line"][0].strip():
+            header, piece = bulkfile.split_first_line(piece)
+            if not header.strip():
                 raise ParseError("file has no header line")
-            layout = _columns(lines["line"][0])
-            lines = lines.slice(1)
-        lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0).select(
-            pl.col("idx").alias("row_number"), "line")
-        o, r, n = _parse_lines(lines, *layout)
-        orgs.append(o)
-        rejs.append(r)
+            layout = _columns(header)
+            if piece is None:
+                continue
+        lines = text.read(piece, bulkfile.lines_frame).select(
+            (pl.int_range(pl.len(), dtype=pl.Int64) + piece.first_line).alias("row_number"), "line")
+        lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
+        org, rej, n = _parse_lines(lines, *layout)
         persons += n
+        yield {"scb_register_organisation": org, "scb_register_rejected": rej}
     if layout is None:
         raise ParseError("file is empty")
-    return {
-        "scb_register_organisation": pl.concat(orgs, rechunk=False),
-        "scb_register_sole_traders": pl.DataFrame({"count": [persons]}, schema={"count": pl.Int64}),
-        "scb_register_rejected": pl.concat(rejs, rechunk=False).sort("row_number"),
-    }
+    yield {"scb_register_organisation": pl.DataFrame(schema=ORGANISATION_SCHEMA),
+           "scb_register_rejected": pl.DataFrame(schema=REJECTED_SCHEMA),
+           "scb_register_sole_traders": pl.DataFrame({"count": [persons]}, schema={"count": pl.Int64})}
 
 
 def parse(data: bytes, name: str, *, block: int = CHUNK_BYTES) -> dict[str, pl.DataFrame]:
     """The zip as downloaded, or the text inside it, to staging frames (streamed)."""
-    return with_encoding_fallback(lambda enc: _consume(data, name, enc, block))
+    return bulkfile.concat_blocks(parse_blocks(data, name, block=block))
 
 
 def fetch(ctx: FetchContext, *, folder: Path | None = None) -> list[Fetched]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 
 SIDECAR = ".sidecar.json"
+COPY_BLOCK = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,25 +54,42 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes | Path) -> None:
+    """Write ``data`` (bytes, or the file at that path, copied in blocks) to ``path``: fsynced, renamed."""
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as fh:
-        fh.write(data)
+        if isinstance(data, Path):
+            with open(data, "rb") as src:
+                shutil.copyfileobj(src, fh, COPY_BLOCK)
+        else:
+            fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _sha256_of(data: bytes | Path) -> tuple[str, int]:
+    if not isinstance(data, Path):
+        return hashlib.sha256(data).hexdigest(), len(data)
+    h, size = hashlib.sha256(), 0
+    with open(data, "rb") as fh:
+        while buf := fh.read(COPY_BLOCK):
+            h.update(buf)
+            size += len(buf)
+    return h.hexdigest(), size
 
 
 class SnapshotStore:
     def __init__(self, home: Path):
         self.root = Path(home) / "raw"
 
-    def put(self, source: str, data: bytes, ext: str, *, kind: str = "captured",
+    def put(self, source: str, data: bytes | Path, ext: str, *, kind: str = "captured",
             url: str | None = None, query: str | None = None, http_status: int | None = None,
             licence: str | None = None, name: str | None = None,
             extra: dict | None = None) -> tuple[Snapshot, bool]:
-        """Store ``data``; returns the snapshot and whether it is new."""
-        sha = hashlib.sha256(data).hexdigest()
+        """Store ``data`` (bytes, or a local file, which is hashed and copied in blocks, never read
+        whole); returns the snapshot and whether it is new."""
+        sha, size = _sha256_of(data)
         ext = ext.lstrip(".")
         folder = self.root / source
         folder.mkdir(parents=True, exist_ok=True)
@@ -81,7 +100,7 @@ class SnapshotStore:
         _write_atomic(path, data)
         snap = Snapshot(source=source, sha256=sha, ext=ext, path=path, fetched_at=_now(), kind=kind,
                         url=url, query=query, http_status=http_status, licence=licence, name=name,
-                        size=len(data), extra=extra or {})
+                        size=size, extra=extra or {})
         _write_atomic(meta_path, json.dumps(snap.sidecar(), ensure_ascii=False, indent=1).encode())
         return snap, True
 

@@ -7,13 +7,15 @@ landing the same batch twice changes nothing and a crash leaves either all of it
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import duckdb
 import polars as pl
 
-from schemas.validate import Validated
+from schemas.validate import QUARANTINE_COLUMNS, Validated
+from sources.base import ParseError
 from sources.snapshot import Snapshot
 from warehouse.db import quote_ident
 from warehouse.faults import checkpoint
@@ -22,13 +24,11 @@ LINEAGE = ("_snapshot_id", "_loaded_at")
 
 
 @dataclass
-class Prepared:
-    """One snapshot after parse and validation."""
-    snapshot: Snapshot
+class Block:
+    """Validated frames of one snapshot, or of one block of a large snapshot read as a stream."""
     tables: dict[str, Validated] = field(default_factory=dict)
     extra: dict[str, pl.DataFrame] = field(default_factory=dict)      # landed as is (e.g. anonymous counts)
     rejected: pl.DataFrame | None = None   # parse-level rejects: row_number/member + reason
-    error: str | None = None               # the snapshot could not be parsed at all
 
     @property
     def rows_in(self) -> int:
@@ -39,6 +39,47 @@ class Prepared:
     def quarantined(self) -> int:
         n = sum(v.rejected_rows for v in self.tables.values())
         return n + (self.rejected.height if self.rejected is not None else 0)
+
+
+class Prepared(Block):
+    """One snapshot after parse and validation: its frames, or ``stream`` — its blocks, parsed and
+    validated as ``land`` consumes them (a national file never sits in memory whole). ``error``: the
+    snapshot could not be parsed (set by ``land`` when a stream fails part-way)."""
+
+    def __init__(self, snapshot: Snapshot, tables: dict[str, Validated] | None = None,
+                 extra: dict[str, pl.DataFrame] | None = None, rejected: pl.DataFrame | None = None,
+                 error: str | None = None, stream: Iterator[Block] | None = None):
+        super().__init__(tables or {}, extra or {}, rejected)
+        self.snapshot, self.error, self.stream = snapshot, error, stream
+
+    def collect(self) -> Prepared:
+        """The stream's blocks gathered into this one object (tests, inspection of small files);
+        a ``ParseError`` part-way becomes ``error``, as in ``land``."""
+        try:
+            blocks = list(self.blocks())
+        except ParseError as exc:
+            self.error, blocks = str(exc), []
+        if blocks and blocks[0] is not self:
+            for name in {n for b in blocks for n in b.tables}:
+                parts = [b.tables[name] for b in blocks if name in b.tables]
+                self.tables[name] = Validated(
+                    pl.concat([v.good for v in parts]), pl.concat([v.quarantine for v in parts]),
+                    sum(v.rows_in for v in parts), next((v.schema_error for v in parts if v.schema_error), None))
+            for name in {n for b in blocks for n in b.extra}:
+                self.extra[name] = pl.concat([b.extra[name] for b in blocks if name in b.extra])
+            rejected = [b.rejected for b in blocks if b.rejected is not None]
+            self.rejected = pl.concat(rejected) if rejected else None
+        return self
+
+    def blocks(self) -> Iterator[Block]:
+        """Each block once; a ``ParseError`` part-way through a stream is raised to the caller."""
+        if self.error:
+            return
+        if self.stream is None:
+            yield self
+            return
+        stream, self.stream = self.stream, None
+        yield from stream
 
 
 @dataclass
@@ -119,24 +160,72 @@ def _insert(con, table: str, frame: pl.DataFrame, snapshot_id: str, loaded_at: d
         con.unregister("_incoming")
 
 
-def _quarantine_frame(prep: Prepared) -> pl.DataFrame:
-    parts = [v.quarantine for v in prep.tables.values() if v.quarantine.height]
-    if prep.rejected is not None and prep.rejected.height:
-        r = prep.rejected
-        parts.append(pl.DataFrame({
-            "table_name": ["(parse)"] * r.height,
-            "row_number": r["row_number"].cast(pl.Int64) if "row_number" in r.columns else [None] * r.height,
-            "column_name": r["member"].cast(pl.String) if "member" in r.columns else [None] * r.height,
-            "check_name": r["reason"].cast(pl.String),
-            "value": [None] * r.height,
-        }, schema={"table_name": pl.String, "row_number": pl.Int64, "column_name": pl.String,
-                   "check_name": pl.String, "value": pl.String}))
-    if prep.error:
-        parts.append(pl.DataFrame({"table_name": ["(parse)"], "row_number": [None], "column_name": [None],
-                                   "check_name": [prep.error], "value": [None]},
-                                  schema={"table_name": pl.String, "row_number": pl.Int64,
-                                          "column_name": pl.String, "check_name": pl.String, "value": pl.String}))
-    return pl.concat(parts) if parts else pl.DataFrame()
+def _parse_rejects(rejected: pl.DataFrame) -> pl.DataFrame:
+    r = rejected
+    return pl.DataFrame({
+        "table_name": ["(parse)"] * r.height,
+        "row_number": r["row_number"].cast(pl.Int64) if "row_number" in r.columns else [None] * r.height,
+        "column_name": r["member"].cast(pl.String) if "member" in r.columns else [None] * r.height,
+        "check_name": r["reason"].cast(pl.String),
+        "value": [None] * r.height,
+    }, schema=QUARANTINE_COLUMNS)
+
+
+@dataclass
+class _Tally:
+    """What one snapshot's blocks added up to."""
+    rows_in: int = 0
+    quarantined: int = 0
+    quarantine: list[pl.DataFrame] = field(default_factory=list)
+    schema_error: str | None = None
+
+    def add(self, block: Block) -> None:
+        self.rows_in += block.rows_in
+        self.quarantined += block.quarantined
+        for name, v in block.tables.items():
+            if v.quarantine.height:
+                self.quarantine.append(v.quarantine)
+            if v.schema_error and not self.schema_error:
+                self.schema_error = f"{name}: {v.schema_error}"
+        if block.rejected is not None and block.rejected.height:
+            self.quarantine.append(_parse_rejects(block.rejected))
+
+    def frame(self, error: str | None) -> pl.DataFrame:
+        parts = list(self.quarantine)
+        if error:
+            parts.append(pl.DataFrame({"table_name": ["(parse)"], "row_number": [None], "column_name": [None],
+                                       "check_name": [error], "value": [None]}, schema=QUARANTINE_COLUMNS))
+        return pl.concat(parts) if parts else pl.DataFrame(schema=QUARANTINE_COLUMNS)
+
+
+class _Staging:
+    """Inserts into ``staging`` inside the open transaction; each table is (re)created and cleared
+    the first time a block brings it (replace mode: every row; append mode: the batch's snapshots)."""
+
+    def __init__(self, con, clear_all: bool, snap_ids: list[str], loaded_at: datetime):
+        self.con, self.clear_all, self.snap_ids, self.loaded_at = con, clear_all, snap_ids, loaded_at
+        self.seen: set[str] = set()
+        self.rows: dict[str, int] = {}        # rows landed per validated table
+
+    def insert(self, table: str, frame: pl.DataFrame, snapshot_id: str, counted: bool = True) -> None:
+        if table not in self.seen:
+            self.seen.add(table)
+            ensure_staging_table(self.con, table, frame)
+            if self.clear_all:
+                self.con.execute(f"DELETE FROM staging.{quote_ident(table)}")
+            else:
+                self.con.execute(f"DELETE FROM staging.{quote_ident(table)} WHERE _snapshot_id IN "
+                                 f"(SELECT unnest(?::VARCHAR[]))", [self.snap_ids])
+        _insert(self.con, table, frame, snapshot_id, self.loaded_at)
+        if counted:
+            self.rows[table] = self.rows.get(table, 0) + frame.height
+
+    def discard(self, snapshot_id: str, counted: dict[str, int]) -> None:
+        """Take a snapshot's rows out again (its stream failed part-way)."""
+        for table in self.seen:
+            self.con.execute(f"DELETE FROM staging.{quote_ident(table)} WHERE _snapshot_id = ?", [snapshot_id])
+        for table, n in counted.items():
+            self.rows[table] -= n
 
 
 def _quarantine_duplicates(con, source: str, table: str, keys: list[str], now: datetime) -> int:
@@ -157,7 +246,11 @@ def _quarantine_duplicates(con, source: str, table: str, keys: list[str], now: d
 def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: float,
          prepared: list[Prepared], code_version: str, run_id: str | None = None,
          full_reload: bool = False, unique_keys: dict[str, list[str]] | None = None) -> LoadResult:
-    """Land a batch in one transaction, or reject it (ledger + quarantine only) with a one-line reason."""
+    """Land a batch in one transaction, or reject it (ledger + quarantine only) with a one-line reason.
+
+    Blocks are inserted as they come (a streamed snapshot is parsed and validated while it lands);
+    whether the batch is rejected is known only at the end, and then the transaction's data is
+    rolled back and only the quarantine, the snapshots and the ledger row are written."""
     shas = [p.snapshot.sha256 for p in prepared]
     key = batch_key(code_version, shas)
     snap_ids = [p.snapshot.id for p in prepared]
@@ -165,54 +258,59 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     if seen is not None:
         return LoadResult(source, "unchanged", key, snap_ids, rows_loaded=seen[2], quarantined=seen[3],
                           message=seen[1] if seen[0] == "rejected" else None)
-    rows_in = sum(p.rows_in for p in prepared)
-    quarantined = sum(p.quarantined for p in prepared)
-    failed = [p for p in prepared if p.error]
-    schema_errors = [f"{name}: {v.schema_error}" for p in prepared for name, v in p.tables.items() if v.schema_error]
-    message = None
-    if failed and (mode == "replace" or len(failed) == len(prepared)):
-        message = f"{source}: snapshot {failed[0].snapshot.id}: {failed[0].error}"
-    elif schema_errors:
-        message = f"{source}: {schema_errors[0]}"
-    elif rows_in and quarantined / rows_in > reject_share:
-        message = (f"{source}: {quarantined} of {rows_in} rows failed validation "
-                   f"({quarantined / rows_in:.1%} > threshold {reject_share:.0%}); see meta.quarantine")
-    elif mode == "replace" and rows_in == 0 and last_code_version(con, source) is not None:
-        # an empty file must not wipe a dataset that was loaded before
-        message = (f"{source}: snapshot {prepared[0].snapshot.id}: no rows; "
-                   f"refusing to replace the loaded dataset with an empty one")
-    status = "rejected" if message else "loaded"
     now = datetime.now(timezone.utc)
-    rows_loaded = 0
-    per_table: dict[str, int] = {}
+    clear_all = mode == "replace" or full_reload
+    previous = last_code_version(con, source)
+    tallies = [_Tally() for _ in prepared]
+    blocks = 0
     con.execute("BEGIN TRANSACTION")
     try:
-        if status == "loaded":
-            landing = [p for p in prepared if not p.error]
-            tables = {name: v.good for p in landing for name, v in p.tables.items()}
-            tables.update({name: f for p in landing for name, f in p.extra.items()})
-            for name, frame in tables.items():
-                ensure_staging_table(con, name, frame)
-            for name in tables:
-                if mode == "replace" or full_reload:
-                    con.execute(f"DELETE FROM staging.{quote_ident(name)}")
-                else:
-                    con.execute(f"DELETE FROM staging.{quote_ident(name)} WHERE _snapshot_id IN "
-                                f"(SELECT unnest(?::VARCHAR[]))", [snap_ids])
-            for p in landing:
-                for name, v in p.tables.items():
-                    _insert(con, name, v.good, p.snapshot.id, now)
-                    checkpoint("mid-load")
-                    rows_loaded += v.good.height
-                    per_table[name] = per_table.get(name, 0) + v.good.height
-                for name, f in p.extra.items():
-                    _insert(con, name, f, p.snapshot.id, now)
-            if mode == "replace" or full_reload:
-                con.execute("DELETE FROM meta.quarantine WHERE source = ?", [source])
+        staging = _Staging(con, clear_all, snap_ids, now)
+        for p, tally in zip(prepared, tallies):
+            counted: dict[str, int] = {}
+            try:
+                for block in p.blocks():
+                    blocks += 1
+                    tally.add(block)
+                    for name, v in block.tables.items():
+                        staging.insert(name, v.good, p.snapshot.id)
+                        counted[name] = counted.get(name, 0) + v.good.height
+                        checkpoint("mid-load")
+                    for name, f in block.extra.items():
+                        staging.insert(name, f, p.snapshot.id, counted=False)
+            except ParseError as exc:
+                p.error = str(exc)
+                staging.discard(p.snapshot.id, counted)
+                tallies[prepared.index(p)] = _Tally()     # as if it had failed at once
+        rows_in = sum(t.rows_in for t in tallies)
+        quarantined = sum(t.quarantined for t in tallies)
+        failed = [p for p in prepared if p.error]
+        schema_errors = [t.schema_error for t in tallies if t.schema_error]
+        message = None
+        if failed and (mode == "replace" or len(failed) == len(prepared)):
+            message = f"{source}: snapshot {failed[0].snapshot.id}: {failed[0].error}"
+        elif schema_errors:
+            message = f"{source}: {schema_errors[0]}"
+        elif rows_in and quarantined / rows_in > reject_share:
+            message = (f"{source}: {quarantined} of {rows_in} rows failed validation "
+                       f"({quarantined / rows_in:.1%} > threshold {reject_share:.0%}); see meta.quarantine")
+        elif mode == "replace" and rows_in == 0 and previous is not None:
+            # an empty file must not wipe a dataset that was loaded before
+            message = (f"{source}: snapshot {prepared[0].snapshot.id}: no rows; "
+                       f"refusing to replace the loaded dataset with an empty one")
+        status = "rejected" if message else "loaded"
+        per_table = dict(staging.rows)
+        if status == "rejected":
+            con.execute("ROLLBACK")               # the previous data stays as it was
+            con.execute("BEGIN TRANSACTION")
+            per_table = {}
+        elif clear_all:
+            con.execute("DELETE FROM meta.quarantine WHERE source = ?", [source])
+        rows_loaded = sum(per_table.values())
         con.execute("DELETE FROM meta.quarantine WHERE source = ? AND snapshot_id IN "
                     "(SELECT unnest(?::VARCHAR[]))", [source, snap_ids])
-        for p in prepared:
-            q = _quarantine_frame(p)
+        for p, tally in zip(prepared, tallies):
+            q = tally.frame(p.error)
             if q.height:
                 con.register("_q", q)
                 con.execute("INSERT INTO meta.quarantine SELECT ?, ?, table_name, row_number, column_name, "
@@ -221,13 +319,14 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
             s = p.snapshot
             con.execute("INSERT OR REPLACE INTO meta.snapshot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [source, s.sha256, s.id, s.kind, s.fetched_at, s.url, s.name, s.size, s.licence])
-        if status == "loaded" and mode == "replace" and len(landing) > 1:
-            for name in tables:
+        if status == "loaded" and mode == "replace" and (len(prepared) > 1 or blocks > len(prepared)):
+            # uniqueness across snapshots and blocks (pandera sees one block at a time)
+            for name in per_table:
                 keys = (unique_keys or {}).get(name)
                 if keys:
                     dups = _quarantine_duplicates(con, source, name, keys, now)
                     rows_loaded -= dups
-                    per_table[name] = per_table.get(name, 0) - dups
+                    per_table[name] -= dups
                     quarantined += dups
         con.execute("INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [source, key, code_version, shas, rows_in, rows_loaded, quarantined, status, message,
@@ -236,4 +335,5 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     except Exception:
         con.execute("ROLLBACK")
         raise
-    return LoadResult(source, status, key, snap_ids, rows_in, rows_loaded, quarantined, message, per_table)
+    return LoadResult(source, "rejected" if message else "loaded", key, snap_ids, rows_in, rows_loaded,
+                      quarantined, message, per_table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -65,9 +66,12 @@ def as_json(doc) -> bytes:
 
 
 def prepared(source_id: str, data: bytes, name: str):
-    """``flows.ingest.prepare`` on bytes (parse + validate, as an ingest does), nothing written."""
-    snap = SimpleNamespace(read=lambda: data, name=name, path=Path(name), id=f"{source_id}:test")
-    return prepare(registry.get(source_id), snap)
+    """``flows.ingest.prepare`` on bytes (parse + validate, as an ingest does; a streamed source's
+    blocks gathered), nothing written but a temporary copy of the bytes for the streamed sources."""
+    path = Path(tempfile.mkdtemp(prefix="krafter-hostile-")) / name
+    path.write_bytes(data)
+    snap = SimpleNamespace(read=lambda: data, name=name, path=path, id=f"{source_id}:test")
+    return prepare(registry.get(source_id), snap).collect()
 
 
 def one_line(message: str) -> str:

@@ -1,0 +1,285 @@
+"""Streaming reader for the national bulk files (Bolagsverket's and SCB's registers).
+
+Both are a zip holding one large text file (≈ 1 GB, 2–3 M lines). This module turns a file — a path
+on disk (streamed, never read whole) or bytes — into *pieces*: whole lines of UTF-8 bytes, a few MB
+at a time, that polars splits into columns without a Python string ever being made.
+
+- **Zip guards** before anything is inflated: one member with the wanted suffix, no absolute names
+  or ``..`` (zip slip), no member over ``MAX_MEMBER`` or with a compression ratio above
+  ``MAX_RATIO`` (zip bomb), and a member that turns out longer than its header says is refused.
+- **Encoding**, detected rather than assumed: a UTF-8 byte-order mark promises UTF-8 (a byte that
+  is not UTF-8 is then an error naming its offset); without one, blocks that are pure ASCII read the
+  same either way, and the first block with other bytes decides — UTF-8 if it is valid UTF-8, else
+  latin-1. Should a later block of a UTF-8 file hold bytes that are not UTF-8, only those lines are
+  read as latin-1 (nothing is lost, nothing re-read). UTF-16 is refused; NUL bytes are removed.
+- **Lines**: a piece is cut at its last newline, so a character or a ``\\r\\n`` split across blocks
+  is joined; ``first_line`` is the 0-based index of the piece's first line in the file, so row
+  numbers are exact whatever the block size. polars validates the UTF-8 as it splits, which is why
+  a piece of a UTF-8 file is never decoded in Python (``read`` repairs the rare piece that fails).
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import IO, TypeVar
+
+import polars as pl
+
+from sources.base import ParseError, refuse_utf16
+
+MAX_RATIO = 200
+MAX_MEMBER = 4 * 1024 ** 3
+CHUNK_BYTES = 16 * 1024 * 1024
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+BOM = b"\xef\xbb\xbf"
+T = TypeVar("T")
+Source = bytes | Path
+
+
+# --- zip guards --------------------------------------------------------------------------------
+
+def _unsafe_name(name: str) -> bool:
+    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive:
+        return True
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return ".." in parts
+
+
+def _open_zip(source: Source) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ParseError(f"not a readable zip archive (truncated or corrupt): {exc}") from None
+
+
+def check_members(zf: zipfile.ZipFile, suffix: str = ".txt") -> zipfile.ZipInfo:
+    """The one ``suffix`` member, after the zip-slip and zip-bomb guards on every member."""
+    members = [i for i in zf.infolist() if not i.is_dir()]
+    for info in members:
+        if _unsafe_name(info.filename):
+            raise ParseError(f"zip member name {info.filename!r} is absolute or contains '..'")
+        if info.file_size > MAX_MEMBER:
+            raise ParseError(f"zip member {info.filename!r} unpacks to {info.file_size} bytes "
+                             f"(limit {MAX_MEMBER})")
+        if info.file_size > MAX_RATIO * info.compress_size:
+            raise ParseError(f"zip member {info.filename!r} has compression ratio above "
+                             f"{MAX_RATIO}:1 (zip bomb?)")
+    wanted = [i for i in members if i.filename.lower().endswith(suffix)]
+    if len(wanted) != 1:
+        raise ParseError(f"expected exactly one {suffix} file in the zip, found {len(wanted)}")
+    return wanted[0]
+
+
+def check_zip(source: Source, suffix: str = ".txt") -> None:
+    """The zip guards alone (used by fetch before a download becomes a snapshot)."""
+    with _open_zip(source) as zf:
+        check_members(zf, suffix)
+
+
+def iter_member(source: Source, suffix: str = ".txt", block: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Decompressed blocks of the zip's one ``suffix`` member, after the guards."""
+    with _open_zip(source) as zf:
+        info = check_members(zf, suffix)
+        seen = 0
+        try:
+            with zf.open(info) as fh:
+                while buf := fh.read(block):
+                    seen += len(buf)
+                    if seen > info.file_size:
+                        raise ParseError(f"zip member {info.filename!r} is larger than its header says")
+                    yield buf
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise ParseError(f"zip member {info.filename!r} cannot be read (truncated or corrupt): "
+                             f"{type(exc).__name__}") from None
+
+
+def unzip_single(data: bytes, suffix: str = ".txt") -> tuple[str, bytes]:
+    """The one ``suffix`` member of a zip, whole (small files only; the parsers stream)."""
+    with _open_zip(data) as zf:
+        name = check_members(zf, suffix).filename
+    return name, b"".join(iter_member(data, suffix))
+
+
+def is_zip(data: bytes) -> bool:
+    return data[:4] in ZIP_MAGIC
+
+
+def _head(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source[:4]
+    with open(source, "rb") as fh:
+        return fh.read(4)
+
+
+def raw_blocks(source: Source, name: str, suffix: str = ".txt", block: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Blocks of the text: the zip member's, or the file's (or the bytes') own."""
+    if is_zip(_head(source)):
+        yield from iter_member(source, suffix, block)
+        return
+    if name.lower().endswith(".zip"):
+        raise ParseError("file is named .zip but is not a zip archive (truncated download?)")
+    if isinstance(source, bytes):
+        view = memoryview(source)
+        for i in range(0, len(source), block):
+            yield bytes(view[i:i + block])
+        return
+    with open(source, "rb") as fh:
+        yield from _file_blocks(fh, block)
+
+
+def _file_blocks(fh: IO[bytes], block: int) -> Iterator[bytes]:
+    while buf := fh.read(block):
+        yield buf
+
+
+# --- text pieces -------------------------------------------------------------------------------
+
+@dataclass
+class Piece:
+    """Whole lines (without the last newline) as UTF-8 bytes; ``first_line``: 0-based index of the
+    first of them in the file."""
+    data: bytes
+    first_line: int
+    offset: int           # byte offset of ``data`` in the text (after the BOM, NULs removed)
+
+    @property
+    def lines(self) -> int:
+        return self.data.count(b"\n") + 1
+
+
+class Text:
+    """The pieces of one bulk file, and the encoding they were read in (see the module doc)."""
+
+    def __init__(self, source: Source, name: str, suffix: str = ".txt", block: int = CHUNK_BYTES):
+        self.source, self.name, self.suffix, self.block = source, name, suffix, block
+        self.encoding: str | None = None      # "bom" | "utf-8" | "latin-1"; None while all ASCII
+
+    def pieces(self) -> Iterator[Piece]:
+        carry = b""
+        started = False
+        line = offset = 0
+        for raw in raw_blocks(self.source, self.name, self.suffix, self.block):
+            if b"\x00" in raw:
+                raw = raw.replace(b"\x00", b"")
+            data = carry + raw if carry else raw
+            if not started:
+                if len(data) < len(BOM) and BOM.startswith(data):
+                    carry = data                       # a BOM may still be split across blocks
+                    continue
+                started = True
+                refuse_utf16(data)
+                if data.startswith(BOM):
+                    data, self.encoding = data[len(BOM):], "bom"
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            piece, carry = Piece(self._utf8(data[:cut]), line, offset), data[cut + 1:]
+            yield piece
+            line += piece.lines
+            offset += cut + 1
+        if not started and carry:
+            refuse_utf16(carry)
+            started = True
+            if carry.startswith(BOM):
+                carry, self.encoding = carry[len(BOM):], "bom"
+        if carry:
+            yield Piece(self._utf8(carry), line, offset)
+
+    def _utf8(self, data: bytes) -> bytes:
+        """``data`` as UTF-8 bytes as far as the encoding is known; a piece of a UTF-8 text is passed
+        on unchecked (polars checks it; ``read`` repairs it)."""
+        if self.encoding is None and not data.isascii():
+            try:
+                data.decode("utf-8")
+                self.encoding = "utf-8"
+            except UnicodeDecodeError:
+                self.encoding = "latin-1"
+        if self.encoding == "latin-1":
+            return data.decode("latin-1").encode("utf-8")
+        return data
+
+    def repair(self, piece: Piece) -> Piece:
+        """A piece polars found not to be UTF-8: an error for a text with a BOM, else its lines
+        that are not UTF-8 read as latin-1."""
+        try:
+            piece.data.decode("utf-8")
+            return piece
+        except UnicodeDecodeError as exc:
+            if self.encoding == "bom":
+                raise ParseError(f"file starts with a UTF-8 byte-order mark but is not UTF-8 "
+                                 f"(byte offset {piece.offset + exc.start + len(BOM)})") from None
+        fixed = []
+        for line in piece.data.split(b"\n"):
+            try:
+                line.decode("utf-8")
+                fixed.append(line)
+            except UnicodeDecodeError:
+                fixed.append(line.decode("latin-1").encode("utf-8"))
+        return Piece(b"\n".join(fixed), piece.first_line, piece.offset)
+
+    def read(self, piece: Piece, reader: Callable[[bytes], T]) -> T:
+        """``reader(piece.data)``; if polars finds bytes that are not UTF-8, once more on the repaired
+        piece."""
+        try:
+            return reader(piece.data)
+        except pl.exceptions.ComputeError as exc:
+            if "utf-8" not in str(exc).lower():
+                raise
+            return reader(self.repair(piece).data)
+
+
+def split_first_line(piece: Piece) -> tuple[str, Piece | None]:
+    """The piece's first line as text, and the rest of the piece (None if there is no more)."""
+    cut = piece.data.find(b"\n")
+    head = piece.data if cut < 0 else piece.data[:cut]
+    text = head.decode("utf-8", errors="replace").removesuffix("\r")
+    if cut < 0:
+        return text, None
+    return text, Piece(piece.data[cut + 1:], piece.first_line + 1, piece.offset + cut + 1)
+
+
+def concat_blocks(blocks: Iterator[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """The blocks of ``parse_blocks`` as one frame per table (rejects in row order, counts summed)."""
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for frames in blocks:
+        for table, frame in frames.items():
+            parts.setdefault(table, []).append(frame)
+    out = {}
+    for table, frames in parts.items():
+        if table.endswith("_sole_traders"):
+            out[table] = pl.concat(frames).select(pl.col("count").sum())
+        else:
+            out[table] = pl.concat(frames, rechunk=False)
+            if table.endswith("_rejected"):
+                out[table] = out[table].sort("row_number")
+    return out
+
+
+# --- splitting ---------------------------------------------------------------------------------
+
+def lines_frame(data: bytes) -> pl.DataFrame:
+    """One ``line`` per line of ``data`` (``\\r\\n`` or ``\\n``; an empty line is ""). polars' CSV
+    reader with NUL as separator and no quoting (NULs were removed, so every line is one field)."""
+    n = data.count(b"\n") + 1
+    lines = pl.read_csv(data, has_header=False, separator="\x00", quote_char=None,
+                        schema={"line": pl.String}, raise_if_empty=False, comment_prefix=None)
+    if lines.height != n:      # pragma: no cover - polars counts lines as we do; say so if not
+        raise ParseError(f"could not split the text into lines ({lines.height} read, {n} expected)")
+    return lines.select(pl.col("line").fill_null(""))
+
+
+def fields_frame(data: bytes, separator: str, width: int) -> pl.DataFrame | None:
+    """``c0`` … ``c<width>`` (one more than expected, to see a line with too many fields) split on
+    the one-byte ``separator`` with no quoting; an empty or missing field is null. None when polars
+    does not see the same number of lines as ``lines_frame`` would."""
+    n = data.count(b"\n") + 1
+    frame = pl.read_csv(data, has_header=False, separator=separator, quote_char=None,
+                        schema={f"c{i}": pl.String for i in range(width + 1)},
+                        truncate_ragged_lines=True, missing_columns="insert",
+                        raise_if_empty=False, comment_prefix=None)
+    return frame if frame.height == n else None
