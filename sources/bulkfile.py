@@ -20,6 +20,8 @@ at a time, that polars splits into columns without a Python string ever being ma
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -115,8 +117,57 @@ def _head(source: Source) -> bytes:
         return fh.read(4)
 
 
+def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``items`` produced by a background thread, up to ``depth`` ahead: inflating and reading the
+    next block (zlib and file reads release the GIL) overlaps with polars splitting this one.
+    Exceptions reach the consumer in order; a consumer that stops early stops the thread."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:          # handed to the consumer, raised there
+            put((end, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close:
+                close()
+
+    worker = threading.Thread(target=produce, name="krafter-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def raw_blocks(source: Source, name: str, suffix: str = ".txt", block: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Blocks of the text: the zip member's, or the file's (or the bytes') own."""
+    """Blocks of the text (read ahead in a thread): the zip member's, or the file's (or the bytes')."""
+    return prefetched(_raw_blocks(source, name, suffix, block))
+
+
+def _raw_blocks(source: Source, name: str, suffix: str, block: int) -> Iterator[bytes]:
     if is_zip(_head(source)):
         yield from iter_member(source, suffix, block)
         return

@@ -7,6 +7,8 @@ landing the same batch twice changes nothing and a crash leaves either all of it
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -199,15 +201,40 @@ class _Tally:
 
 
 class _Staging:
-    """Inserts into ``staging`` inside the open transaction; each table is (re)created and cleared
-    the first time a block brings it (replace mode: every row; append mode: the batch's snapshots)."""
+    """Inserts into ``staging`` inside the open transaction, on a writer thread so that DuckDB lands
+    one block while polars parses the next (the caller touches the connection only after
+    ``flush``/``close``). Each table is (re)created and cleared the first time a block brings it
+    (replace mode: every row; append mode: the batch's snapshots)."""
 
     def __init__(self, con, clear_all: bool, snap_ids: list[str], loaded_at: datetime):
         self.con, self.clear_all, self.snap_ids, self.loaded_at = con, clear_all, snap_ids, loaded_at
         self.seen: set[str] = set()
         self.rows: dict[str, int] = {}        # rows landed per validated table
+        self.blocks = 0
+        self._tasks: queue.Queue = queue.Queue(maxsize=2)
+        self._failure: BaseException | None = None
+        self._worker = threading.Thread(target=self._run, name="krafter-land", daemon=True)
+        self._worker.start()
 
-    def insert(self, table: str, frame: pl.DataFrame, snapshot_id: str, counted: bool = True) -> None:
+    def _run(self) -> None:
+        while True:
+            task = self._tasks.get()
+            try:
+                if task is None:
+                    return
+                if self._failure is None:
+                    task()
+            except BaseException as exc:      # raised in the caller's thread by _check
+                self._failure = exc
+            finally:
+                self._tasks.task_done()
+
+    def _check(self) -> None:
+        if self._failure is not None:
+            exc, self._failure = self._failure, None
+            raise exc
+
+    def _write(self, table: str, frame: pl.DataFrame, snapshot_id: str) -> None:
         if table not in self.seen:
             self.seen.add(table)
             ensure_staging_table(self.con, table, frame)
@@ -217,11 +244,26 @@ class _Staging:
                 self.con.execute(f"DELETE FROM staging.{quote_ident(table)} WHERE _snapshot_id IN "
                                  f"(SELECT unnest(?::VARCHAR[]))", [self.snap_ids])
         _insert(self.con, table, frame, snapshot_id, self.loaded_at)
+
+    def insert(self, table: str, frame: pl.DataFrame, snapshot_id: str, counted: bool = True) -> None:
+        self._check()
         if counted:
             self.rows[table] = self.rows.get(table, 0) + frame.height
+        self._tasks.put(lambda: self._write(table, frame, snapshot_id))
+
+    def flush(self) -> None:
+        self._tasks.join()
+        self._check()
+
+    def close(self) -> None:
+        if self._worker.is_alive():
+            self._tasks.put(None)
+            self._worker.join()
+        self._check()
 
     def discard(self, snapshot_id: str, counted: dict[str, int]) -> None:
         """Take a snapshot's rows out again (its stream failed part-way)."""
+        self.flush()
         for table in self.seen:
             self.con.execute(f"DELETE FROM staging.{quote_ident(table)} WHERE _snapshot_id = ?", [snapshot_id])
         for table, n in counted.items():
@@ -243,6 +285,27 @@ def _quarantine_duplicates(con, source: str, table: str, keys: list[str], now: d
     return n
 
 
+def _consume(prepared: list[Prepared], tallies: list[_Tally], staging: _Staging) -> None:
+    """Every block of every snapshot into staging; a stream that fails part-way is taken out again
+    and its snapshot marked with the error."""
+    for i, p in enumerate(prepared):
+        counted: dict[str, int] = {}
+        try:
+            for block in p.blocks():
+                staging.blocks += 1
+                tallies[i].add(block)
+                for name, v in block.tables.items():
+                    staging.insert(name, v.good, p.snapshot.id)
+                    counted[name] = counted.get(name, 0) + v.good.height
+                    checkpoint("mid-load")
+                for name, f in block.extra.items():
+                    staging.insert(name, f, p.snapshot.id, counted=False)
+        except ParseError as exc:
+            p.error = str(exc)
+            staging.discard(p.snapshot.id, counted)
+            tallies[i] = _Tally()          # as if it had failed at once
+
+
 def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: float,
          prepared: list[Prepared], code_version: str, run_id: str | None = None,
          full_reload: bool = False, unique_keys: dict[str, list[str]] | None = None) -> LoadResult:
@@ -262,26 +325,14 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     clear_all = mode == "replace" or full_reload
     previous = last_code_version(con, source)
     tallies = [_Tally() for _ in prepared]
-    blocks = 0
     con.execute("BEGIN TRANSACTION")
     try:
         staging = _Staging(con, clear_all, snap_ids, now)
-        for p, tally in zip(prepared, tallies):
-            counted: dict[str, int] = {}
-            try:
-                for block in p.blocks():
-                    blocks += 1
-                    tally.add(block)
-                    for name, v in block.tables.items():
-                        staging.insert(name, v.good, p.snapshot.id)
-                        counted[name] = counted.get(name, 0) + v.good.height
-                        checkpoint("mid-load")
-                    for name, f in block.extra.items():
-                        staging.insert(name, f, p.snapshot.id, counted=False)
-            except ParseError as exc:
-                p.error = str(exc)
-                staging.discard(p.snapshot.id, counted)
-                tallies[prepared.index(p)] = _Tally()     # as if it had failed at once
+        try:
+            _consume(prepared, tallies, staging)
+        finally:
+            staging.close()             # the connection is the caller's again
+        blocks = staging.blocks
         rows_in = sum(t.rows_in for t in tallies)
         quarantined = sum(t.quarantined for t in tallies)
         failed = [p for p in prepared if p.error]
