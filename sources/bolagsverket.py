@@ -90,15 +90,15 @@ def decode(data: bytes) -> str:
 
 def _blank_to_null(e: pl.Expr) -> pl.Expr:
     e = e.str.strip_chars()
-    return pl.when(e.str.len_chars() > 0).then(e).otherwise(None)
+    return pl.when(e.str.len_bytes() > 0).then(e).otherwise(None)
 
 
 def _date(e: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(parsed date, flag: a value was present but is not a date). ``null`` means no date."""
-    raw = _blank_to_null(e)
-    raw = pl.when(raw.str.to_lowercase() == "null").then(None).otherwise(raw)
+    raw = e.str.strip_chars()
     parsed = raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    return parsed, raw.is_not_null() & parsed.is_null()
+    present = (raw.str.len_bytes() > 0) & (raw.str.to_lowercase() != "null")
+    return parsed, present.fill_null(False) & parsed.is_null()
 
 
 def _digits_of(text: pl.Expr, digits: pl.Expr) -> pl.Expr:
@@ -131,6 +131,7 @@ def is_personal_expr(e: pl.Expr) -> pl.Expr:
 _NAME_TYPE = r"\$[A-Z_]+-ORGNAM(\$[^$]*)?$"
 _MAIN_NAME = r"\$(FORETAGSNAMN|NAMN)-ORGNAM(\$[^$]*)?$"
 _SEP = '";"'
+_MAIN_SUFFIX = "$FORETAGSNAMN-ORGNAM"
 
 
 def _split_fields(lines: pl.DataFrame) -> pl.DataFrame:
@@ -207,41 +208,50 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     dereg_date, bad_dereg = _date(f(5))
     seq_raw = _blank_to_null(f(1))
     seq = seq_raw.cast(pl.Int32, strict=False)
+    df = df.with_columns(seq.alias("_seq"), reg_date.alias("_reg"), dereg_date.alias("_dereg"),
+                         pl.concat_str(
+                             pl.when(seq_raw.is_not_null() & seq.is_null())
+                             .then(pl.lit("namnskyddslopnummer is not an integer")),
+                             pl.when(bad_reg).then(pl.lit("registreringsdatum is not a date")),
+                             pl.when(bad_dereg).then(pl.lit("avregistreringsdatum is not a date")),
+                             separator="; ", ignore_nulls=True).alias("_bad"))
 
-    # one name, no proceedings: the common case, without lists
+    # one name, no proceedings: the common case, without lists (and, for the usual type suffix,
+    # without a regex; other suffixes are patched below)
     name_present = f(3).str.strip_chars() != ""
-    name = pl.when(name_present).then(f(3)).str.replace(_NAME_TYPE, "")
+    name = pl.when(name_present).then(f(3)).str.strip_suffix(_MAIN_SUFFIX)
     name_count = name_present.cast(pl.Int32)
 
     addr = f(10).str.split_exact("$", 3)
     p2 = _blank_to_null(addr.struct.field("field_2"))
     p3 = _blank_to_null(addr.struct.field("field_3"))
-    p2n, p3n = p2.str.replace_all(" ", ""), p3.str.replace_all(" ", "")
-    p3_is_code = p3n.str.contains(r"^\d{5}$").fill_null(False)
-    p2_is_code = p2n.str.contains(r"^\d{5}$").fill_null(False)
+    p2n, p3n = p2.str.replace_all(" ", "", literal=True), p3.str.replace_all(" ", "", literal=True)
+    p3_is_code = p3n.str.contains(r"^[0-9]{5}$").fill_null(False)
+    p2_is_code = p2n.str.contains(r"^[0-9]{5}$").fill_null(False)
     postcode = pl.when(p3_is_code).then(p3n).when(p2_is_code).then(p2n).otherwise(p3)
     town = pl.when(p3_is_code).then(p2).when(p2_is_code).then(p3).otherwise(p2)
 
     out = df.select(
         pl.coalesce(pl.col("_digits_of"), pl.col("_id").str.strip_chars()).alias("org_number"),
-        seq.alias("registration_seq"),
+        pl.col("_seq").alias("registration_seq"),
         _blank_to_null(name).alias("name"),
         name_count.alias("name_count"),
         _blank_to_null(f(4).str.strip_suffix("-ORGFO")).alias("organisation_form"),
-        reg_date.alias("registration_date"),
-        dereg_date.alias("deregistration_date"),
+        pl.col("_reg").alias("registration_date"),
+        pl.col("_dereg").alias("deregistration_date"),
         _blank_to_null(f(6).str.strip_suffix("-AVORG")).alias("deregistration_reason"),
         pl.lit(None, pl.String).alias("proceedings"),
         _blank_to_null(f(9)).alias("description"),
         town.alias("postal_town"),
         postcode.alias("postcode"),
         pl.col("row_number"),
-        pl.concat_str(
-            pl.when(seq_raw.is_not_null() & seq.is_null()).then(pl.lit("namnskyddslopnummer is not an integer")),
-            pl.when(bad_reg).then(pl.lit("registreringsdatum is not a date")),
-            pl.when(bad_dereg).then(pl.lit("avregistreringsdatum is not a date")),
-            separator="; ", ignore_nulls=True).alias("_bad"),
+        pl.col("_bad"),
     )
+    # names typed otherwise than FORETAGSNAMN: the regex, on those rows only
+    typed = out.select(pl.col("name").str.contains("-ORGNAM", literal=True).fill_null(False)).to_series()
+    if typed.any():
+        out = _patch(out, typed, out.filter(typed).select(
+            _blank_to_null(pl.col("name").str.replace(_NAME_TYPE, "")).alias("name")))
     # the rest: several names, or proceedings (a blank proceedings field gives null either way)
     many = df.select(f(3).str.contains("|", literal=True)).to_series()
     if many.any():
