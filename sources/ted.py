@@ -20,9 +20,16 @@ Rules worth knowing (eForms):
 
 Legacy TED-XML (R2.0.9; the R2.0.8 namespace is accepted for the same ``Fnn_2014`` forms), read
 into the same tables, columns and dtypes (procurement.md §4):
-- forms F01, F02, F03, F04, F05, F06, F21, F22 (``FORM_SECTION/*`` with ``@CATEGORY='ORIGINAL'``);
-  other forms (F14 corrigenda, F15 VEAT, F20 modifications, defence, concessions, R2.0.8's old
-  forms) raise ``ParseError`` naming the form;
+- forms F01, F02, F03, F04, F05, F06, F15, F20, F21, F22 (``FORM_SECTION/*`` with
+  ``@CATEGORY='ORIGINAL'``); other forms (F14 corrigenda — their changes are free text —, defence,
+  concessions, design contests, R2.0.8's old forms) raise ``ParseError`` naming the form;
+- F15 (voluntary ex-ante transparency) and F20 (modification during the term) take their subtype
+  from the legal basis, else the form's ``DIRECTIVE_*`` element: F15 → 25 (2014/24), 26 (2014/25),
+  27 (2009/81), 28 (2014/23), notice type ``veat``, form type ``dir-awa-pre``, with its awards
+  (the procedure type from ``PROCEDURE/DIRECTIVE_*/PT_*``, e.g. ``neg-wo-call``); F20 → 38, 39,
+  40, ``can-modif`` / ``cont-modif``, notice, buyers and lots only — like eForms modification
+  notices it gives no award rows (its ``AWARD_CONTRACT`` repeats the award it changes);
+  NUTS codes are read in the 2016 and the 2021 NUTS namespaces;
 - ``notice_id`` = ``publication_number`` = ``@DOC_ID`` (``091489-2019``), ``notice_version`` "1",
   ``sdk_version`` "R2.0.9" (or "R2.0.8"), ``legal_basis`` = ``LEGAL_BASIS/@VALUE``;
 - ``notice_subtype`` from form + ``NOTICE/@TYPE`` (or ``TD_DOCUMENT_TYPE/@CODE`` when the form has
@@ -692,8 +699,24 @@ LEGACY_TD_NOTICE = {"0": {"F01_2014": "PRI_ONLY", "F21_2014": "PRI_ONLY"},
                     "M": {"F04_2014": "PER_CALL_COMPETITION", "F22_2014": "PER_CALL_COMPETITION"},
                     "3": {"F21_2014": "CONTRACT", "F22_2014": "CONTRACT"},
                     "7": {"F21_2014": "AWARD_CONTRACT", "F22_2014": "AWARD_CONTRACT"}}
+# Forms whose subtype depends on the directive, not on a notice type: legal basis (LEGAL_BASIS/@VALUE)
+# or, when it is missing, the DIRECTIVE_* element in the form → eForms subtype (same converter table)
+LEGACY_BY_DIRECTIVE: dict[str, dict[str, str]] = {
+    "F15_2014": {"32014L0024": "25", "DIRECTIVE_2014_24_EU": "25",
+                 "32014L0025": "26", "DIRECTIVE_2014_25_EU": "26",
+                 "32009L0081": "27", "DIRECTIVE_2009_81_EC": "27",
+                 "32014L0023": "28", "DIRECTIVE_2014_23_EU": "28"},
+    "F20_2014": {"32014L0024": "38", "32004L0018": "38", "32012R0966": "38", "32018R1046": "38",
+                 "DIRECTIVE_2014_24_EU": "38",
+                 "32014L0025": "39", "32004L0017": "39", "DIRECTIVE_2014_25_EU": "39",
+                 "32014L0023": "40", "DIRECTIVE_2014_23_EU": "40"},
+}
 # subtype → (BT-02 notice type, BT-03 form type)
 SUBTYPE_TYPES = {
+    "25": ("veat", "dir-awa-pre"), "26": ("veat", "dir-awa-pre"),
+    "27": ("veat", "dir-awa-pre"), "28": ("veat", "dir-awa-pre"),
+    "38": ("can-modif", "cont-modif"), "39": ("can-modif", "cont-modif"),
+    "40": ("can-modif", "cont-modif"),
     "4": ("pin-only", "planning"), "5": ("pin-only", "planning"),
     "7": ("pin-rtl", "planning"), "8": ("pin-rtl", "planning"),
     "10": ("pin-cfc-standard", "competition"), "11": ("pin-cfc-standard", "competition"),
@@ -728,6 +751,7 @@ LEGACY_PROCEDURE = {
     "PT_NEGOTIATED_WITH_PRIOR_CALL": "neg-w-call", "PT_COMPETITIVE_DIALOGUE": "comp-dial",
     "PT_INNOVATION_PARTNERSHIP": "innovation", "PT_AWARD_CONTRACT_WITHOUT_CALL": "neg-wo-call",
     "PT_AWARD_CONTRACT_WITHOUT_PUBLICATION": "neg-wo-call",
+    "PT_NEGOTIATED_WITHOUT_PUBLICATION": "neg-wo-call",
 }
 # TED-XML country codes (ISO alpha-2, with TED's UK and NUTS's EL) → alpha-3
 ALPHA3 = dict(pair.split(":") for pair in (
@@ -804,7 +828,8 @@ class _LegacyPaths:
         self.town = x("t:TOWN/text()")
         self.postcode = x("t:POSTAL_CODE/text()")
         self.country = x("t:COUNTRY/@VALUE")
-        self.nuts = x("n:NUTS/@CODE | t:NUTS/@CODE")
+        self.nuts = x("*[local-name()='NUTS']/@CODE")      # 2016 or 2021 NUTS namespace
+        self.directive = x(".//*[starts-with(local-name(), 'DIRECTIVE_')]")
         self.objects = x("t:OBJECT_CONTRACT")
         self.object_cpv = x("t:CPV_MAIN/t:CPV_CODE/@CODE")
         self.object_title = x("t:TITLE//text()")
@@ -817,7 +842,8 @@ class _LegacyPaths:
         self.sheltered_ws = x("t:RESTRICTED_SHELTERED_WORKSHOP")
         self.sheltered_prog = x("t:RESTRICTED_SHELTERED_PROGRAM")
         self.service_mission = x("t:RESERVED_ORGANISATIONS_SERVICE_MISSION")
-        self.procedure = x("t:PROCEDURE/*")
+        # PT_* directly under PROCEDURE, or (F15) inside its DIRECTIVE_* element
+        self.procedure = x("t:PROCEDURE/* | t:PROCEDURE/*[starts-with(local-name(), 'DIRECTIVE_')]/*")
         self.previous = x("t:PROCEDURE/t:NOTICE_NUMBER_OJ/text()")
         self.dispatch_form = x("t:COMPLEMENTARY_INFO/t:DATE_DISPATCH_NOTICE/text()")
         self.awards = x("t:AWARD_CONTRACT")
@@ -861,6 +887,11 @@ def _extract_legacy(root, ns: str | None) -> dict[str, list[dict]]:
     if ntype is None:
         ntype = LEGACY_TD_NOTICE.get(td or "", {}).get(form_name)
     subtype = LEGACY_SUBTYPES.get((form_name, ntype)) or LEGACY_SUBTYPES.get((form_name, None))
+    if subtype is None and form_name in LEGACY_BY_DIRECTIVE:
+        by_directive = LEGACY_BY_DIRECTIVE[form_name]
+        directive = next((etree.QName(d).localname for d in x.directive(form)), None)
+        subtype = by_directive.get(_first(x.legal(form)) or "") or by_directive.get(directive or "")
+        ntype = ntype or _first(x.legal(form)) or directive
     if subtype is None:
         what = LEGACY_FORM_NAMES.get(form_name, "form")
         raise ParseError(f"TED-XML notice {notice_id}: {what} {form_name}"
@@ -930,7 +961,8 @@ def _extract_legacy(root, ns: str | None) -> dict[str, list[dict]]:
         })
 
     results, awards = [], []
-    award_els = x.awards(form)
+    # a modification (F20) repeats the award it changes: as in eForms (subtypes 38–40), no award rows
+    award_els = [] if form_type == "cont-modif" else x.awards(form)
     n_org = len(buyers)
     for position, aw in enumerate(award_els, start=1):
         item = (aw.get("ITEM") or "").strip()

@@ -729,6 +729,46 @@ def test_legacy_f21_contract_and_award():
          Decimal("4200000.00"))]
 
 
+def test_legacy_f15_veat_direct_award():
+    f = legacy("162345-2020_F15.xml")
+    n = f["ted_notice"].to_dicts()[0]
+    assert (n["notice_subtype"], n["notice_type"], n["form_type"], n["legal_basis"]) == \
+        ("25", "veat", "dir-awa-pre", "32014L0024")
+    assert (n["procedure_id"], n["procedure_type"], n["issue_date"], n["publication_date"]) == \
+        ("162345-2020", "neg-wo-call", date(2020, 4, 1), date(2020, 4, 6))
+    assert f["ted_buyer"].select("name", "org_number", "nuts", "legal_type", "activity").rows() == [
+        ("Motala kommun", "2120000522", "SE123", "ra", "soc-pro")]             # NUTS 2021 namespace
+    assert f["ted_lot"].select("lot_id", "main_cpv", "place_nuts", "reserved_participation",
+                               "reserved_execution", "estimated_value").rows() == [
+        ("LOT-0000", "85312000", "SE123", None, None, None)]   # F15 has no LEFTI; VAL_TOTAL is no estimate
+    assert f["ted_lot_result"].select("result_id", "lot_id", "winner_selection_status").rows() == [
+        ("RES-0001", "LOT-0000", "selec-w")]
+    assert f["ted_award"].select("winner_name", "winner_org_number", "winner_size", "group_size",
+                                 "tender_value", "tender_currency").rows() == [
+        ("Motala Arbetskooperativ ekonomisk förening", "7696123459", "sme", 1, Decimal("1800000.00"), "SEK")]
+
+
+def test_legacy_f15_subtype_follows_the_directive():
+    raw = (LEGACY / "162345-2020_F15.xml").read_text(encoding="utf-8")
+    for basis, subtype in (("32014L0025", "26"), ("32009L0081", "27"), ("32014L0023", "28")):
+        got = ted.parse(raw.replace("32014L0024", basis).encode(), "x.xml")["ted_notice"]
+        assert got["notice_subtype"].to_list() == [subtype], basis
+    no_basis = raw.replace('<LEGAL_BASIS VALUE="32014L0024"/>', "").replace("DIRECTIVE_2014_24_EU", "DIRECTIVE_2014_25_EU")
+    assert ted.parse(no_basis.encode(), "x.xml")["ted_notice"]["notice_subtype"].to_list() == ["26"]
+    unknown = raw.replace('<LEGAL_BASIS VALUE="32014L0024"/>', "").replace("DIRECTIVE_2014_24_EU", "X")
+    with pytest.raises(ParseError, match="162345-2020: voluntary ex-ante transparency F15_2014 is not modelled"):
+        ted.parse(unknown.encode(), "x.xml")
+
+
+def test_legacy_f20_modification_gives_no_award_rows():
+    f = legacy("245678-2021_F20.xml")
+    n = f["ted_notice"].to_dicts()[0]
+    assert (n["notice_subtype"], n["notice_type"], n["form_type"]) == ("38", "can-modif", "cont-modif")
+    assert n["procedure_id"] == "305117-2019"            # PROCEDURE/NOTICE_NUMBER_OJ 2019/S 125-305117
+    assert f["ted_lot"].select("lot_id", "main_cpv", "place_nuts").rows() == [("LOT-0001", "90911200", "SE123")]
+    assert f["ted_lot_result"].height == 0 and f["ted_award"].height == 0   # the old award is not counted again
+
+
 def test_legacy_subtype_from_document_type_and_r208_namespace():
     raw = (LEGACY / "412034-2019_F21_contract.xml").read_text(encoding="utf-8")
     no_notice = raw.replace('<NOTICE TYPE="CONTRACT"/>', "")       # falls back to TD_DOCUMENT_TYPE 3
@@ -768,7 +808,7 @@ def test_legacy_and_eforms_notices_in_one_package():
         name, data = _sample_bytes(1)[0]
         zf.writestr(name, data)
     frames = ted.parse(buf.getvalue(), "mixed.zip")
-    assert frames["ted_notice"].height == 5 and frames["ted_rejected"].height == 0
+    assert frames["ted_notice"].height == 7 and frames["ted_rejected"].height == 0   # 6 legacy + 1 eForms
     assert sorted(frames["ted_notice"]["sdk_version"].unique()) == ["R2.0.9", "eforms-sdk-1.10"]
 
 
