@@ -281,33 +281,27 @@ def _check_header(line: str) -> None:
             raise ParseError(f"header column {i} is '{shown(got.strip()[:60])}', expected '{want}' "
                              f"(format changed?)")
 
-def _fields(data: bytes, first_row: int) -> pl.DataFrame:
-    """``row_number``, ``n`` (number of fields) and ``f0`` … ``f10`` of every non-blank line of a
-    piece (see the module doc: the fast split, and the exact one for the lines it cannot take)."""
+def _fields(data: bytes, first_row: int) -> tuple[pl.DataFrame, int]:
+    """(``row_number``, ``n`` (number of fields) and ``f0`` … ``f10`` of every non-blank line of a
+    piece; the number of lines in it). See the module doc: the fast split, and the exact one for
+    the lines it cannot take."""
     pieces = bulkfile.fields_frame(data, ";", N_FIELDS)
+    n_lines = pieces.height
     row = (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("row_number")
-    if pieces is None:
-        clean = None
-    else:
-        quoted = [pl.col(f"c{i}").str.starts_with('"') & pl.col(f"c{i}").str.ends_with('"')
-                  & (pl.col(f"c{i}").str.len_bytes() >= 2) for i in range(N_FIELDS)]
-        clean = pieces.select((pl.all_horizontal(quoted) & pl.col(f"c{N_FIELDS}").is_null())
-                              .fill_null(False)).to_series()
-    fast = None
-    if clean is not None:
-        fast = pieces.with_columns(row).filter(clean).select(
-            "row_number", pl.lit(N_FIELDS, pl.UInt32).alias("n"),
-            *[pl.col(f"c{i}").str.slice(1, pl.col(f"c{i}").str.len_chars() - 2).alias(f"f{i}")
-              for i in range(N_FIELDS)])
-        del pieces
-        if clean.all():
-            return fast
-    lines = bulkfile.lines_frame(data).with_columns(row)
-    if clean is not None:
-        lines = lines.filter(~clean)
+    quoted = [pl.col(f"c{i}").str.starts_with('"') & pl.col(f"c{i}").str.ends_with('"')
+              & (pl.col(f"c{i}").str.len_bytes() >= 2) for i in range(N_FIELDS)]
+    clean = pieces.select((pl.all_horizontal(quoted) & pl.col(f"c{N_FIELDS}").is_null())
+                          .fill_null(False)).to_series()
+    fast = pieces.with_columns(row).filter(clean).select(
+        "row_number", pl.lit(N_FIELDS, pl.UInt32).alias("n"),
+        *[pl.col(f"c{i}").str.slice(1, pl.col(f"c{i}").str.len_chars() - 2).alias(f"f{i}")
+          for i in range(N_FIELDS)])
+    del pieces
+    if clean.all():
+        return fast, n_lines
+    lines = bulkfile.lines_frame(data).with_columns(row).filter(~clean)
     lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
-    slow = _split_fields(lines)
-    return slow if fast is None else pl.concat([fast, slow]).sort("row_number")
+    return pl.concat([fast, _split_fields(lines)]).sort("row_number"), n_lines
 
 
 def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
@@ -317,23 +311,24 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
     other tables, so that every table is seen even in a header-only file)."""
     text = bulkfile.Text(source, name, ".txt", block)
     sole = 0
-    offset = None
+    row = None               # row number of the next line (the line after the header is 1)
     for piece in text.pieces():
-        if offset is None:                      # the file's first line: header or data?
+        if row is None:                         # the file's first line: header or data?
             first, rest = bulkfile.split_first_line(piece)
             has_header = bool(first.strip()) and "-IDORG" not in first
             if has_header:
                 _check_header(first)
                 piece = rest
-            offset = 0 if has_header else 1
+            row = 1
             if piece is None:
                 continue
-        fields = text.read(piece, lambda data: _fields(data, piece.first_line + offset))
+        fields, n_lines = text.read(piece, lambda data: _fields(data, row))
+        row += n_lines
         org, rej, n = _parse_fields(fields)
         del fields
         sole += n
         yield {"bolagsverket_organisation": org, "bolagsverket_rejected": rej}
-    if offset is None:       # not one line: a replace-mode register must never become empty
+    if row is None:          # not one line: a replace-mode register must never become empty
         raise ParseError("file is empty")
     yield {"bolagsverket_organisation": pl.DataFrame(schema=ORGANISATION_SCHEMA),
            "bolagsverket_rejected": pl.DataFrame(schema=REJECTED_SCHEMA),

@@ -124,6 +124,7 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
     text = bulkfile.Text(source, name, ".txt", block)
     persons = 0
     layout = None
+    row = 1                  # row number of the next line (the header is line 0)
     for piece in text.pieces():
         if layout is None:
             header, piece = bulkfile.split_first_line(piece)
@@ -133,7 +134,8 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
             if piece is None:
                 continue
         lines = text.read(piece, bulkfile.lines_frame).select(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + piece.first_line).alias("row_number"), "line")
+            (pl.int_range(pl.len(), dtype=pl.Int64) + row).alias("row_number"), "line")
+        row += lines.height
         lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
         org, rej, n = _parse_lines(lines, *layout)
         persons += n

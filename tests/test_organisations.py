@@ -196,6 +196,23 @@ def test_row_numbers_survive_blank_lines_and_block_edges():
         "row_number"].to_list() == [1, 2]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_row_numbers_are_exact_with_runs_of_blank_lines_at_every_block_edge(newline):
+    """Pieces are cut at newlines, so with runs of empty lines some pieces end in an empty line (or
+    are empty): each line still counts once, whatever the block size."""
+    rng = random.Random(7)
+    lines, expected = [HEADER], []
+    for i in range(60):
+        for _ in range(rng.choice([0, 0, 1, 2, 3])):
+            lines.append("")
+        lines.append(LINES[1].replace(ACME, W(f"556{i:06d}")))
+        expected.append(len(lines) - 1)                  # the header is line 0
+    data = newline.join(lines + ["", ""]).encode()
+    for block in (1, 2, 5, 17, 64, 333, 4096):
+        org = bolagsverket.parse(data, "x.txt", block=block)["bolagsverket_organisation"]
+        assert org["row_number"].to_list() == expected, block
+
+
 def test_empty_input_is_refused_so_it_cannot_wipe_the_register():
     with pytest.raises(ParseError, match="file is empty"):
         bolagsverket.parse(b"", "x.txt")
