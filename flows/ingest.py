@@ -21,6 +21,7 @@ from schemas.registry import REJECT_SUFFIX, TABLES, UNVALIDATED
 from schemas.validate import validate
 from sources import registry
 from sources.base import Fetched, FetchContext, ParseError
+from sources.bulkfile import prefetched
 from sources.http import FetchError
 from sources.snapshot import Snapshot, SnapshotStore
 from warehouse import manifest, runs
@@ -125,13 +126,15 @@ def store_fetched(store: SnapshotStore, spec: registry.SourceSpec, fetched: list
 def prepare(spec: registry.SourceSpec, snap: Snapshot) -> Prepared:
     """Parse and validate one snapshot; a parse failure becomes ``Prepared.error`` (one line).
 
-    A source with ``parse_blocks`` (the national registers) is read from disk as a stream: the
-    blocks are parsed and validated as ``land`` consumes them."""
+    A source with ``parse_blocks`` (the national registers) is read from disk as a stream, in a
+    pipeline of three threads: one parses the next block while the caller's validates this one and
+    ``land``'s writer inserts the one before (polars, pandera's polars checks and DuckDB release
+    the GIL for most of their work)."""
     module = spec.load()
     name = snap.name or snap.path.name
     if hasattr(module, "parse_blocks"):
         return Prepared(snap, stream=(validate_block(spec, frames)
-                                      for frames in module.parse_blocks(snap.path, name)))
+                                      for frames in prefetched(module.parse_blocks(snap.path, name), depth=1)))
     try:
         frames = module.parse(snap.read(), name)
     except ParseError as exc:

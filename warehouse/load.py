@@ -325,6 +325,9 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     clear_all = mode == "replace" or full_reload
     previous = last_code_version(con, source)
     tallies = [_Tally() for _ in prepared]
+    # staging has no order (every reader sorts): DuckDB may then append and write in parallel,
+    # ~15 % faster on a national file
+    con.execute("SET preserve_insertion_order = false")
     con.execute("BEGIN TRANSACTION")
     try:
         staging = _Staging(con, clear_all, snap_ids, now)
@@ -386,5 +389,7 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     except Exception:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.execute("RESET preserve_insertion_order")
     return LoadResult(source, "rejected" if message else "loaded", key, snap_ids, rows_in, rows_loaded,
                       quarantined, message, per_table)
