@@ -294,7 +294,7 @@ def _fields(data: bytes, first_row: int) -> tuple[pl.DataFrame, int]:
                           .fill_null(False)).to_series()
     fast = pieces.with_columns(row).filter(clean).select(
         "row_number", pl.lit(N_FIELDS, pl.UInt32).alias("n"),
-        *[pl.col(f"c{i}").str.slice(1, pl.col(f"c{i}").str.len_chars() - 2).alias(f"f{i}")
+        *[pl.col(f"c{i}").str.head(-1).str.tail(-1).alias(f"f{i}")      # the outer quotes off
           for i in range(N_FIELDS)])
     del pieces
     if clean.all():
