@@ -90,9 +90,12 @@ def test_procurement_shares_pin_the_sample_procedures(demo_home):
         Decimal("16.7"), Decimal("1"), Decimal("6"), 6, Decimal("1"), "final")
     # Innovation: none of the six → 0 (a real zero, not missing)
     assert value_row(con, "sp_innovation_share", "05", "2024")[:4] == (Decimal("0"), Decimal("0"), Decimal("6"), 6)
-    # Linköping alone has one procedure in 2024: below the minimum n of 5 → suppressed, counts kept
-    assert value_row(con, "sp_reserved_share", "0580", "2024") == (
+    # Kinda alone has one procedure in 2024: below the minimum n of 5 → suppressed, counts kept
+    assert value_row(con, "sp_reserved_share", "0513", "2024") == (
         None, Decimal("0"), Decimal("1"), 1, Decimal("1"), "suppressed")
+    # Region Östergötland's 2024 procedure counts for the county, not for Linköping, where the
+    # region has its office
+    assert value_row(con, "sp_reserved_share", "0580", "2024")[1:4] == (Decimal("0"), Decimal("0"), 0)
     # A municipality without procedures: n = 0, no coverage, suppressed
     assert value_row(con, "sp_reserved_share", "0512", "2024") == (
         None, Decimal("0"), Decimal("0"), 0, None, "suppressed")

@@ -58,3 +58,63 @@ def test_competition_notice_flags_become_procedure_flags(core):
     row = core.execute("SELECT reserved, reserved_stated, social, innovation, green, has_eforms FROM core.procedure p "
                        "JOIN core.notice n USING (procedure_id) WHERE n.notice_subtype = '16'").fetchall()
     assert row == [(True, True, True, True, True, True)]
+
+
+# --- where a buyer is placed: curated table, organisation register, name, town, NUTS3 -----------
+
+LEGACY = Path(__file__).parent / "fixtures" / "ted-xml"
+SCB_COLUMNS = ["Foretagsnamn", "Namn", "JurForm", "FtgStat", "Ng1", "PeOrgNr", "PostNr", "PostOrt", "RegDatKtid"]
+
+
+def _scb_register(rows: list[dict]) -> bytes:
+    lines = ["\t".join(SCB_COLUMNS)] + ["\t".join(r.get(c, "") for c in SCB_COLUMNS) for r in rows]
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+
+def test_buyers_are_placed_by_the_register_before_their_written_name(tmp_path):
+    """A buyer whose org number the register knows as a kommun (82) or region (84) is placed by the
+    registered name, whatever the notice calls it; otherwise by its own name, town or NUTS3."""
+    home = tmp_path / "home"
+    notices = tmp_path / "notices"
+    notices.mkdir()
+    f02 = (LEGACY / "104512-2019_F02.xml").read_text(encoding="utf-8")
+    # Linköping's org number under a department's name: only the register can place it
+    notices.joinpath("f02.xml").write_text(
+        f02.replace("<OFFICIALNAME>Linköpings kommun</OFFICIALNAME>",
+                    "<OFFICIALNAME>Utbildningsförvaltningen</OFFICIALNAME>"), encoding="utf-8")
+    for name in ("412034-2019_F21_contract.xml", "162345-2020_F15.xml"):
+        notices.joinpath(name).write_bytes((LEGACY / name).read_bytes())
+    f21 = (LEGACY / "538870-2019_F21_award.xml").read_text(encoding="utf-8")
+    # two buyers without a known org number or name: one by its town, one by NUTS3 only
+    f21 = (f21.replace("<OFFICIALNAME>Norrköpings kommun</OFFICIALNAME>", "<OFFICIALNAME>Vårdförbundet</OFFICIALNAME>")
+              .replace("<NATIONALID>212000-0456</NATIONALID>", "")
+              .replace("<OFFICIALNAME>Söderköpings kommun</OFFICIALNAME>", "<OFFICIALNAME>Samordningsförbundet</OFFICIALNAME>")
+              .replace("<NATIONALID>212000-0563</NATIONALID>", "")
+              .replace("<TOWN>Söderköping</TOWN>", "<TOWN>Östra Husby</TOWN>"))      # a village
+    assert "Vårdförbundet" in f21 and "Samordningsförbundet" in f21
+    notices.joinpath("f21.xml").write_text(f21, encoding="utf-8")
+    register = tmp_path / "scb_bulkfil.txt"
+    register.write_bytes(_scb_register([
+        {"Foretagsnamn": "Linköpings kommun", "JurForm": "82", "FtgStat": "1", "PeOrgNr": "162120000449",
+         "PostOrt": "LINKÖPING"},
+        {"Foretagsnamn": "Region Östergötland", "JurForm": "84", "FtgStat": "1", "PeOrgNr": "162321000008",
+         "PostOrt": "LINKÖPING"}]))
+    for source, path in (("ted", notices), ("scb-register", register)):
+        spec = registry.get(source)
+        files = sorted(path.iterdir()) if path.is_dir() else [path]
+        assert ingest_snapshots(home, spec, store_files(SnapshotStore(home), spec, files, "synthetic")).status == "loaded"
+    con = connect_work(home)
+    try:
+        build(con)
+        rows = con.execute("SELECT name, org_number, municipality_code, county_code, location_method, buyer_class "
+                           "FROM core.buyer ORDER BY name").fetchall()
+    finally:
+        con.close()
+    towns = {r[0]: r for r in rows}
+    assert towns["Utbildningsförvaltningen"] == (
+        "Utbildningsförvaltningen", "2120000449", "0580", "05", "register", "municipality")
+    assert towns["Region Östergötland"] == (
+        "Region Östergötland", "2321000008", None, "05", "register", "region")
+    assert towns["Motala kommun"] == ("Motala kommun", "2120000522", "0583", "05", "name", "municipality")
+    assert towns["Vårdförbundet"][2:5] == ("0581", "05", "town")          # TOWN Norrköping
+    assert towns["Samordningsförbundet"][2:5] == (None, "05", "nuts3")    # NUTS SE123 only

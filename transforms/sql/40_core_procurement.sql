@@ -85,8 +85,25 @@ SELECT n.procedure_id, n.first_competition_date, n.first_result_date, n.first_no
 FROM notices n LEFT JOIN flags f USING (procedure_id)
 ORDER BY n.procedure_id;
 
--- Buyers with a class and a place: curated table by org number, else the buyer's name
--- ("Linköpings kommun", "Region Östergötland"), else its town, else NUTS3 (county only).
+-- Buyers with a class and a place: curated table by org number, else the registered name of the
+-- org number when the organisation register says it is a kommun (JurForm 82) or a region (84) —
+-- so "Utbildningsförvaltningen" with Linköping's org number is placed by "Linköpings kommun" —,
+-- else the buyer's name as written ("Linköpings kommun", "Region Östergötland"), else its town,
+-- else NUTS3 (county only).
+CREATE OR REPLACE TEMP MACRO municipality_named(n) AS (
+    SELECT m.region_code FROM core.region m
+    WHERE m.level = 'municipality'
+      AND lower(n) IN (lower(m.name) || ' kommun', lower(m.name) || 's kommun',
+                       lower(m.name) || ' stad', lower(m.name) || 's stad')
+    LIMIT 1);
+CREATE OR REPLACE TEMP MACRO county_named(n) AS (
+    SELECT c.region_code FROM core.region c
+    WHERE c.level = 'county'
+      AND lower(n) IN ('region ' || lower(regexp_replace(c.name, 's? län$', '')),
+                       'region ' || lower(regexp_replace(c.name, 's? län$', '')) || 's län',
+                       lower(regexp_replace(c.name, 's? län$', '')) || 's läns landsting')
+    LIMIT 1);
+
 CREATE OR REPLACE TABLE core.buyer AS
 WITH b AS (
     SELECT DISTINCT ON (n.procedure_id, coalesce(tb.org_number, lower(tb.name)))
@@ -99,35 +116,40 @@ WITH b AS (
     JOIN core.notice n USING (notice_id, notice_version, _snapshot_id)
     ORDER BY n.procedure_id, coalesce(tb.org_number, lower(tb.name)), n.notice_date DESC, tb.position
 ),
-muni AS (SELECT region_code, lower(name) AS lname, county_code FROM core.region WHERE level = 'municipality'),
-county AS (SELECT region_code, lower(regexp_replace(name, 's? län$', '')) AS stem, nuts3 FROM core.region WHERE level = 'county'),
+public_body AS (SELECT org_number, name AS registered_name, legal_form FROM core.organisation
+                WHERE legal_form IN ('82', '84')),
 resolved AS (
     SELECT b.*,
            cb.municipality_code AS curated_muni, cb.county_code AS curated_county, cb.buyer_class AS curated_class,
-           (SELECT m.region_code FROM muni m
-             WHERE lower(b.name) IN (m.lname || ' kommun', m.lname || 's kommun', m.lname || ' stad', m.lname || 's stad')
-             LIMIT 1) AS name_muni,
-           (SELECT c.region_code FROM county c
-             WHERE lower(b.name) IN ('region ' || c.stem, 'region ' || c.stem || 's län', c.stem || 's läns landsting')
-             LIMIT 1) AS name_county,
-           (SELECT m.region_code FROM muni m WHERE lower(trim(b.town)) = m.lname LIMIT 1) AS town_muni,
-           (SELECT c.region_code FROM county c WHERE c.nuts3 = b.nuts LIMIT 1) AS nuts_county
-    FROM b LEFT JOIN core.county_buyer cb ON cb.org_number = b.org_number
+           CASE WHEN pb.legal_form = '82' THEN municipality_named(pb.registered_name) END AS register_muni,
+           CASE WHEN pb.legal_form = '84' THEN county_named(pb.registered_name) END AS register_county,
+           municipality_named(b.name) AS name_muni,
+           county_named(b.name) AS name_county,
+           (SELECT m.region_code FROM core.region m
+             WHERE m.level = 'municipality' AND lower(trim(b.town)) = lower(m.name) LIMIT 1) AS town_muni,
+           (SELECT c.region_code FROM core.region c WHERE c.level = 'county' AND c.nuts3 = b.nuts LIMIT 1) AS nuts_county
+    FROM b
+    LEFT JOIN core.county_buyer cb ON cb.org_number = b.org_number
+    LEFT JOIN public_body pb ON pb.org_number = b.org_number
 )
 SELECT procedure_id, org_number, company_id, name, country, nuts, town, postcode, legal_type, activity,
-       CASE WHEN country <> 'SWE' THEN NULL ELSE coalesce(curated_muni, name_muni, town_muni) END AS municipality_code,
+       -- a region serves its whole county: not the municipality its office happens to be in
        CASE WHEN country <> 'SWE' THEN NULL
-            ELSE coalesce(curated_county, left(coalesce(curated_muni, name_muni), 2), name_county,
-                          left(town_muni, 2), nuts_county) END AS county_code,
+            WHEN curated_muni IS NULL AND (register_county IS NOT NULL OR name_county IS NOT NULL) THEN NULL
+            ELSE coalesce(curated_muni, register_muni, name_muni, town_muni) END AS municipality_code,
+       CASE WHEN country <> 'SWE' THEN NULL
+            ELSE coalesce(curated_county, left(coalesce(curated_muni, register_muni), 2), register_county,
+                          left(name_muni, 2), name_county, left(town_muni, 2), nuts_county) END AS county_code,
        CASE WHEN country <> 'SWE' THEN 'foreign'
             WHEN curated_county IS NOT NULL OR curated_muni IS NOT NULL THEN 'curated'
+            WHEN register_muni IS NOT NULL OR register_county IS NOT NULL THEN 'register'
             WHEN name_muni IS NOT NULL OR name_county IS NOT NULL THEN 'name'
             WHEN town_muni IS NOT NULL THEN 'town'
             WHEN nuts_county IS NOT NULL THEN 'nuts3'
             ELSE 'unresolved' END AS location_method,
        CASE WHEN curated_class IS NOT NULL THEN curated_class
-            WHEN name_muni IS NOT NULL THEN 'municipality'
-            WHEN name_county IS NOT NULL THEN 'region'
+            WHEN register_muni IS NOT NULL OR name_muni IS NOT NULL THEN 'municipality'
+            WHEN register_county IS NOT NULL OR name_county IS NOT NULL THEN 'region'
             WHEN legal_type = 'cga' THEN 'state_agency'
             WHEN legal_type = 'ra' THEN 'region'
             WHEN legal_type = 'la' THEN 'municipality'
