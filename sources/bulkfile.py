@@ -9,9 +9,10 @@ at a time, that polars splits into columns without a Python string ever being ma
   ``MAX_RATIO`` (zip bomb), and a member that turns out longer than its header says is refused.
 - **Encoding**, detected rather than assumed: a UTF-8 byte-order mark promises UTF-8 (a byte that
   is not UTF-8 is then an error naming its offset); without one, blocks that are pure ASCII read the
-  same either way, and the first block with other bytes decides — UTF-8 if it is valid UTF-8, else
-  latin-1. Should a later block of a UTF-8 file hold bytes that are not UTF-8, only those lines are
-  read as latin-1 (nothing is lost, nothing re-read). UTF-16 is refused; NUL bytes are removed.
+  same either way, and the first block with other bytes decides — UTF-8 unless most of its
+  non-ASCII lines are not UTF-8, then latin-1. Lines of a UTF-8 file that are not UTF-8 (in that
+  block or later) are read as latin-1 one by one (nothing is lost, nothing re-read). UTF-16 is
+  refused; NUL bytes are removed; a file without a line feed in ``MAX_LINE`` bytes is refused.
 - **Lines**: a piece is cut at its last newline, so a character or a ``\\r\\n`` split across blocks
   is joined, and polars splits it into exactly one row per line (``\\n`` or ``\\r\\n``; empty lines
   kept) — so a reader counts lines by the rows it gets and row numbers are exact whatever the block
@@ -40,6 +41,7 @@ MAX_MEMBER = 4 * 1024 ** 3
 CHUNK_BYTES = 16 * 1024 * 1024
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 BOM = b"\xef\xbb\xbf"
+MAX_LINE = 64 * 1024 * 1024          # a "line" longer than this is not a register's line
 T = TypeVar("T")
 Source = bytes | Path
 
@@ -223,6 +225,9 @@ class Text:
                     data, self.encoding = data[len(BOM):], "bom"
             cut = data.rfind(b"\n")
             if cut < 0:
+                if len(data) > MAX_LINE:
+                    raise ParseError(f"no line break in {len(data)} bytes after byte offset {offset} "
+                                     f"(carriage-return line endings, or not a text file?)")
                 carry = data
                 continue
             piece, carry = Piece(self._utf8(data[:cut]), offset), data[cut + 1:]
@@ -238,13 +243,15 @@ class Text:
 
     def _utf8(self, data: bytes) -> bytes:
         """``data`` as UTF-8 bytes as far as the encoding is known; a piece of a UTF-8 text is passed
-        on unchecked (polars checks it; ``read`` repairs it)."""
+        on unchecked (polars checks it; ``read`` repairs it). The first piece that is not pure ASCII
+        decides: UTF-8 unless most of its non-ASCII lines are not UTF-8 (so one stray latin-1 line
+        does not turn a UTF-8 file into mojibake; it is repaired like a later one)."""
         if self.encoding is None and not data.isascii():
             try:
                 data.decode("utf-8")
                 self.encoding = "utf-8"
             except UnicodeDecodeError:
-                self.encoding = "latin-1"
+                self.encoding = "utf-8" if _mostly_utf8(data) else "latin-1"
         if self.encoding == "latin-1":
             return data.decode("latin-1").encode("utf-8")
         return data
@@ -277,6 +284,20 @@ class Text:
             if "utf-8" not in str(exc).lower():
                 raise
             return reader(self.repair(piece).data)
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """True when at least as many of the non-ASCII lines of ``data`` are valid UTF-8 as are not."""
+    valid = invalid = 0
+    for line in data.split(b"\n"):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            valid += 1
+        except UnicodeDecodeError:
+            invalid += 1
+    return valid >= invalid
 
 
 def split_first_line(piece: Piece) -> tuple[str, Piece | None]:
@@ -324,8 +345,10 @@ def lines_frame(data: bytes) -> pl.DataFrame:
 
 def fields_frame(data: bytes, separator: str, width: int) -> pl.DataFrame:
     """``c0`` … ``c<width>`` (one more than expected, to see a line with too many fields), one row
-    per line, split on the one-byte ``separator`` with no quoting; an empty or missing field is null."""
+    per line, split on the one-byte ``separator`` with no quoting; an empty or missing field is null.
+    Fields beyond ``c<width>`` are dropped — also on the first line, from which polars would
+    otherwise take the number of columns."""
     return pl.read_csv(_every_line(data), has_header=False, separator=separator, quote_char=None,
                        schema={f"c{i}": pl.String for i in range(width + 1)},
-                       truncate_ragged_lines=True, missing_columns="insert",
+                       truncate_ragged_lines=True, missing_columns="insert", extra_columns="ignore",
                        raise_if_empty=False, comment_prefix=None)

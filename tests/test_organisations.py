@@ -213,6 +213,44 @@ def test_row_numbers_are_exact_with_runs_of_blank_lines_at_every_block_edge(newl
         assert org["row_number"].to_list() == expected, block
 
 
+def test_semicolons_inside_fields_on_the_first_line_of_a_block():
+    """polars takes its column count from a piece's first line: a first line with more ';' than
+    fields must neither fail nor lose the fields of later lines, at any block edge."""
+    semis = LINES[1].replace('"Runs acme.se"', '"Handel; import; export; konsult"')
+    extra = LINES[1].replace(ACME, W("556000123")) + ';"x";"y"'        # 13 fields
+    for order in ([semis, LINES[6]], [extra, LINES[6]], [LINES[6], semis]):
+        data = "\n".join([HEADER, *order]).encode()
+        for block in (32, 64, 300, 10_000):
+            frames = bolagsverket.parse(data, "x.txt", block=block)
+            org = {r["row_number"]: r for r in frames["bolagsverket_organisation"].to_dicts()}
+            if semis in order:
+                row = order.index(semis) + 1
+                assert org[row]["description"] == "Handel; import; export; konsult", block
+            if extra in order:
+                assert frames["bolagsverket_rejected"].to_dicts() == [
+                    {"row_number": 1, "reason": "expected 11 fields, found 13"}], block
+            assert org[order.index(LINES[6]) + 1]["org_number"] == GONE
+
+
+def test_one_latin1_line_in_the_first_non_ascii_block_does_not_garble_a_utf8_file():
+    utf8 = "\n".join([HEADER, LINES[1], LINES[4], LINES[2]]).encode("utf-8")
+    stray = LINES[6].replace("Borta AB", "Borta Åkeri AB").encode("latin-1")
+    data = utf8 + b"\n" + stray + b"\n"
+    org = bolagsverket.parse(data, "x.txt")["bolagsverket_organisation"]
+    names = dict(zip(org["org_number"], org["name"]))
+    assert names[FORE] == 'Föreningen "Vi i Ydre"' and names[COOP] == "Kooperativet Åby ek. för."
+    assert names[GONE] == "Borta Åkeri AB"                   # the latin-1 line, read as latin-1
+
+
+def test_a_file_without_line_feeds_is_refused_in_one_line(monkeypatch):
+    from sources import bulkfile
+    monkeypatch.setattr(bulkfile, "MAX_LINE", 1000)
+    data = "\r".join([HEADER] + [LINES[1]] * 20).encode()
+    with pytest.raises(ParseError, match=r"^no line break in \d+ bytes after byte offset 0 "
+                                          r"\(carriage-return line endings, or not a text file\?\)$"):
+        bolagsverket.parse(data, "x.txt", block=256)
+
+
 def test_empty_input_is_refused_so_it_cannot_wipe_the_register():
     with pytest.raises(ParseError, match="file is empty"):
         bolagsverket.parse(b"", "x.txt")

@@ -152,3 +152,55 @@ def test_a_key_repeated_across_snapshots_of_one_batch_is_quarantined_in_duckdb(t
     assert con.execute("SELECT measure FROM staging.pxweb_observation").fetchall() == [("employed",)]
     assert con.execute("SELECT count(*) FROM meta.quarantine WHERE check_name = 'duplicate key across snapshots'"
                        ).fetchall()[0][0] == 2
+
+
+def _stream(store, data: bytes, blocks: list, stop_with: BaseException | None = None) -> Prepared:
+    """A streamed snapshot: validated blocks, then optionally an exception part-way."""
+    snap, _ = store.put("pxweb", data, "json", kind="synthetic")
+
+    def gen():
+        from warehouse.load import Block
+        for rows in blocks:
+            yield Block(tables={"pxweb_observation": validate("pxweb_observation", obs(rows), PxwebObservation)})
+        if stop_with is not None:
+            raise stop_with
+    return Prepared(snap, stream=gen())
+
+
+def test_a_streamed_snapshot_lands_block_by_block_in_one_transaction(tmp_path):
+    store = SnapshotStore(tmp_path)
+    con = db.connect_work(tmp_path)
+    more = [(3, "TAB6260", "0581", "2026-01", "unemployed", "T", "20-64", 9000.0, None, "antal", None)]
+    result = land(con, "pxweb", "replace", 0.05, [_stream(store, b"s", [GOOD, more])], "v1")
+    assert (result.status, result.rows_in, result.rows_loaded, result.tables) == (
+        "loaded", 3, 3, {"pxweb_observation": 3})
+    assert con.execute("SELECT row_number FROM staging.pxweb_observation ORDER BY 1").fetchall() == [(1,), (2,), (3,)]
+
+
+def test_a_stream_failing_part_way_rejects_the_batch_and_keeps_the_previous_data(tmp_path):
+    from sources.base import ParseError
+    store = SnapshotStore(tmp_path)
+    con = db.connect_work(tmp_path)
+    land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD), b"old")], "v1")
+    new = [(1, "TAB6260", "0999", "2026-02", "unemployed", "T", "20-64", 1.0, None, "antal", None)]
+    result = land(con, "pxweb", "replace", 0.05,
+                  [_stream(store, b"new", [new], ParseError("zip member 'x.txt' cannot be read"))], "v1")
+    assert result.status == "rejected" and result.message.endswith("zip member 'x.txt' cannot be read")
+    assert con.execute("SELECT region_code FROM staging.pxweb_observation ORDER BY 1").fetchall() == [
+        ("0580",), ("0580",)]
+    assert con.execute("SELECT check_name FROM meta.quarantine").fetchall() == [
+        ("zip member 'x.txt' cannot be read",)]
+
+
+def test_ctrl_c_during_a_load_rolls_back_and_leaves_the_connection_usable(tmp_path):
+    store = SnapshotStore(tmp_path)
+    con = db.connect_work(tmp_path)
+    land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD), b"old")], "v1")
+    new = [(1, "TAB6260", "0999", "2026-02", "unemployed", "T", "20-64", 1.0, None, "antal", None)]
+    with pytest.raises(KeyboardInterrupt):
+        land(con, "pxweb", "replace", 0.05, [_stream(store, b"new", [new, new], KeyboardInterrupt())], "v1")
+    assert con.execute("SELECT count(*) FROM staging.pxweb_observation").fetchall() == [(2,)]
+    assert con.execute("SELECT count(*) FROM meta.loads").fetchall() == [(1,)]
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+    # the next load works on the same connection (no transaction left open)
+    assert land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD[:1]), b"next")], "v1").status == "loaded"

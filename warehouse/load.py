@@ -230,9 +230,8 @@ class _Staging:
                 self._tasks.task_done()
 
     def _check(self) -> None:
-        if self._failure is not None:
-            exc, self._failure = self._failure, None
-            raise exc
+        if self._failure is not None:       # kept: later queued inserts are skipped, not run
+            raise self._failure
 
     def _write(self, table: str, frame: pl.DataFrame, snapshot_id: str) -> None:
         if table not in self.seen:
@@ -244,6 +243,7 @@ class _Staging:
                 self.con.execute(f"DELETE FROM staging.{quote_ident(table)} WHERE _snapshot_id IN "
                                  f"(SELECT unnest(?::VARCHAR[]))", [self.snap_ids])
         _insert(self.con, table, frame, snapshot_id, self.loaded_at)
+        checkpoint("mid-load")                # rows deleted and some inserted, not committed
 
     def insert(self, table: str, frame: pl.DataFrame, snapshot_id: str, counted: bool = True) -> None:
         self._check()
@@ -256,9 +256,21 @@ class _Staging:
         self._check()
 
     def close(self) -> None:
-        if self._worker.is_alive():
-            self._tasks.put(None)
-            self._worker.join()
+        """Let the writer finish and stop — waiting on through a Ctrl-C, so that the connection is
+        never used by two threads — then raise its failure, if any."""
+        interrupted, sent = None, False
+        while self._worker.is_alive():
+            try:
+                if not sent:
+                    self._tasks.put(None, timeout=0.1)
+                    sent = True
+                self._worker.join(timeout=0.1)
+            except queue.Full:
+                continue
+            except BaseException as exc:      # KeyboardInterrupt: wait on, then re-raise
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
         self._check()
 
     def discard(self, snapshot_id: str, counted: dict[str, int]) -> None:
@@ -297,7 +309,6 @@ def _consume(prepared: list[Prepared], tallies: list[_Tally], staging: _Staging)
                 for name, v in block.tables.items():
                     staging.insert(name, v.good, p.snapshot.id)
                     counted[name] = counted.get(name, 0) + v.good.height
-                    checkpoint("mid-load")
                 for name, f in block.extra.items():
                     staging.insert(name, f, p.snapshot.id, counted=False)
         except ParseError as exc:
@@ -324,71 +335,72 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     now = datetime.now(timezone.utc)
     clear_all = mode == "replace" or full_reload
     previous = last_code_version(con, source)
-    tallies = [_Tally() for _ in prepared]
     # staging has no order (every reader sorts): DuckDB may then append and write in parallel,
     # ~15 % faster on a national file
     con.execute("SET preserve_insertion_order = false")
-    con.execute("BEGIN TRANSACTION")
     try:
-        staging = _Staging(con, clear_all, snap_ids, now)
+        con.execute("BEGIN TRANSACTION")
+        tallies = [_Tally() for _ in prepared]
         try:
-            _consume(prepared, tallies, staging)
-        finally:
-            staging.close()             # the connection is the caller's again
-        blocks = staging.blocks
-        rows_in = sum(t.rows_in for t in tallies)
-        quarantined = sum(t.quarantined for t in tallies)
-        failed = [p for p in prepared if p.error]
-        schema_errors = [t.schema_error for t in tallies if t.schema_error]
-        message = None
-        if failed and (mode == "replace" or len(failed) == len(prepared)):
-            message = f"{source}: snapshot {failed[0].snapshot.id}: {failed[0].error}"
-        elif schema_errors:
-            message = f"{source}: {schema_errors[0]}"
-        elif rows_in and quarantined / rows_in > reject_share:
-            message = (f"{source}: {quarantined} of {rows_in} rows failed validation "
-                       f"({quarantined / rows_in:.1%} > threshold {reject_share:.0%}); see meta.quarantine")
-        elif mode == "replace" and rows_in == 0 and previous is not None:
-            # an empty file must not wipe a dataset that was loaded before
-            message = (f"{source}: snapshot {prepared[0].snapshot.id}: no rows; "
-                       f"refusing to replace the loaded dataset with an empty one")
-        status = "rejected" if message else "loaded"
-        per_table = dict(staging.rows)
-        if status == "rejected":
-            con.execute("ROLLBACK")               # the previous data stays as it was
-            con.execute("BEGIN TRANSACTION")
-            per_table = {}
-        elif clear_all:
-            con.execute("DELETE FROM meta.quarantine WHERE source = ?", [source])
-        rows_loaded = sum(per_table.values())
-        con.execute("DELETE FROM meta.quarantine WHERE source = ? AND snapshot_id IN "
-                    "(SELECT unnest(?::VARCHAR[]))", [source, snap_ids])
-        for p, tally in zip(prepared, tallies):
-            q = tally.frame(p.error)
-            if q.height:
-                con.register("_q", q)
-                con.execute("INSERT INTO meta.quarantine SELECT ?, ?, table_name, row_number, column_name, "
-                            "check_name, value, ? FROM _q", [source, p.snapshot.id, now])
-                con.unregister("_q")
-            s = p.snapshot
-            con.execute("INSERT OR REPLACE INTO meta.snapshot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [source, s.sha256, s.id, s.kind, s.fetched_at, s.url, s.name, s.size, s.licence])
-        if status == "loaded" and mode == "replace" and (len(prepared) > 1 or blocks > len(prepared)):
-            # uniqueness across snapshots and blocks (pandera sees one block at a time)
-            for name in per_table:
-                keys = (unique_keys or {}).get(name)
-                if keys:
-                    dups = _quarantine_duplicates(con, source, name, keys, now)
-                    rows_loaded -= dups
-                    per_table[name] -= dups
-                    quarantined += dups
-        con.execute("INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [source, key, code_version, shas, rows_in, rows_loaded, quarantined, status, message,
-                     now, run_id])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+            staging = _Staging(con, clear_all, snap_ids, now)
+            try:
+                _consume(prepared, tallies, staging)
+            finally:
+                staging.close()             # the connection is the caller's again
+            blocks = staging.blocks
+            rows_in = sum(t.rows_in for t in tallies)
+            quarantined = sum(t.quarantined for t in tallies)
+            failed = [p for p in prepared if p.error]
+            schema_errors = [t.schema_error for t in tallies if t.schema_error]
+            message = None
+            if failed and (mode == "replace" or len(failed) == len(prepared)):
+                message = f"{source}: snapshot {failed[0].snapshot.id}: {failed[0].error}"
+            elif schema_errors:
+                message = f"{source}: {schema_errors[0]}"
+            elif rows_in and quarantined / rows_in > reject_share:
+                message = (f"{source}: {quarantined} of {rows_in} rows failed validation "
+                           f"({quarantined / rows_in:.1%} > threshold {reject_share:.0%}); see meta.quarantine")
+            elif mode == "replace" and rows_in == 0 and previous is not None:
+                # an empty file must not wipe a dataset that was loaded before
+                message = (f"{source}: snapshot {prepared[0].snapshot.id}: no rows; "
+                           f"refusing to replace the loaded dataset with an empty one")
+            status = "rejected" if message else "loaded"
+            per_table = dict(staging.rows)
+            if status == "rejected":
+                con.execute("ROLLBACK")               # the previous data stays as it was
+                con.execute("BEGIN TRANSACTION")
+                per_table = {}
+            elif clear_all:
+                con.execute("DELETE FROM meta.quarantine WHERE source = ?", [source])
+            rows_loaded = sum(per_table.values())
+            con.execute("DELETE FROM meta.quarantine WHERE source = ? AND snapshot_id IN "
+                        "(SELECT unnest(?::VARCHAR[]))", [source, snap_ids])
+            for p, tally in zip(prepared, tallies):
+                q = tally.frame(p.error)
+                if q.height:
+                    con.register("_q", q)
+                    con.execute("INSERT INTO meta.quarantine SELECT ?, ?, table_name, row_number, column_name, "
+                                "check_name, value, ? FROM _q", [source, p.snapshot.id, now])
+                    con.unregister("_q")
+                s = p.snapshot
+                con.execute("INSERT OR REPLACE INTO meta.snapshot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [source, s.sha256, s.id, s.kind, s.fetched_at, s.url, s.name, s.size, s.licence])
+            if status == "loaded" and mode == "replace" and (len(prepared) > 1 or blocks > len(prepared)):
+                # uniqueness across snapshots and blocks (pandera sees one block at a time)
+                for name in per_table:
+                    keys = (unique_keys or {}).get(name)
+                    if keys:
+                        dups = _quarantine_duplicates(con, source, name, keys, now)
+                        rows_loaded -= dups
+                        per_table[name] -= dups
+                        quarantined += dups
+            con.execute("INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [source, key, code_version, shas, rows_in, rows_loaded, quarantined, status, message,
+                         now, run_id])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     finally:
         con.execute("RESET preserve_insertion_order")
     return LoadResult(source, "rejected" if message else "loaded", key, snap_ids, rows_in, rows_loaded,
