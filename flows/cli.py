@@ -135,8 +135,12 @@ INSPECT_FORMATS = {"eforms": "ted", "ted-xml": "ted"}
 
 @app.command()
 def inspect(what: str = typer.Argument(..., metavar="ID|FORMAT", help="Source id or format (eforms, ted-xml)."),
-            file: Path = typer.Argument(..., help="File to read.")) -> None:
-    """Print what the parser makes of a file, as JSON. Nothing is written."""
+            file: Path = typer.Argument(..., help="File to read."),
+            limit: int = typer.Option(20, help="National registers (read as a stream): rows shown per table.")) -> None:
+    """Print what the parser makes of a file, as JSON. Nothing is written.
+
+    The national registers (bolagsverket, scb-register) are read block by block like an ingest; for
+    them each table's row count and its first --limit rows are printed, not millions of rows."""
     from sources import registry
     from sources.base import ParseError
     source_id = INSPECT_FORMATS.get(what, what)
@@ -148,16 +152,34 @@ def inspect(what: str = typer.Argument(..., metavar="ID|FORMAT", help="Source id
     if not file.is_file():
         _fail(f"{file}: no such file")
     try:
-        data = file.read_bytes()
-        if hasattr(module, "inspect"):
-            result = module.inspect(data, file.name)
+        if hasattr(module, "parse_blocks"):
+            result = _inspect_blocks(module.parse_blocks(file, file.name), limit)
+        elif hasattr(module, "inspect"):
+            result = module.inspect(file.read_bytes(), file.name)
         else:
-            frames = module.parse(data, file.name)
+            frames = module.parse(file.read_bytes(), file.name)
             result = {name: frame.to_dicts() for name, frame in frames.items()}
     except ParseError as exc:
         _fail(f"{source_id}: {file}: {_one_line(exc)}")
     json.dump(result, sys.stdout, ensure_ascii=False, indent=1, default=str)
     sys.stdout.write("\n")
+
+
+def _inspect_blocks(blocks, limit: int) -> dict:
+    """{table: {"rows": count, "first": [first ``limit`` rows]}} of a stream of frames; anonymous
+    counts (sole traders) are summed."""
+    out: dict[str, dict] = {}
+    for frames in blocks:
+        for name, frame in frames.items():
+            t = out.setdefault(name, {"rows": 0, "first": []})
+            if name.endswith("_sole_traders"):
+                total = (t["first"][0]["count"] if t["first"] else 0) + int(frame["count"].sum())
+                t.update(rows=1, first=[{"count": total}])
+                continue
+            t["rows"] += frame.height
+            if len(t["first"]) < limit:
+                t["first"].extend(frame.head(limit - len(t["first"])).to_dicts())
+    return out
 
 
 @app.command()

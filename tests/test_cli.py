@@ -135,3 +135,18 @@ def test_ingest_bolagsverket_file_on_a_fresh_home_lands_organisations(prefect_ha
     assert con.execute("SELECT bolagsverket FROM core.sole_trader_count").fetchall()[0][0] == 20
     assert con.execute("SELECT count(*) FROM meta.quarantine WHERE source = 'bolagsverket'").fetchall()[0][0] == 2
     con.close()
+
+
+def test_inspect_of_a_national_register_prints_counts_and_first_rows():
+    from sources import bolagsverket
+    sample = SAMPLES / "bolagsverket" / "bolagsverket_bulkfil.zip"
+    whole = bolagsverket.parse(sample.read_bytes(), sample.name)
+    result = krafter("inspect", "bolagsverket", str(sample), "--limit", "3")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    org = whole["bolagsverket_organisation"]
+    assert out["bolagsverket_organisation"]["rows"] == org.height
+    assert [r["org_number"] for r in out["bolagsverket_organisation"]["first"]] == org["org_number"].head(3).to_list()
+    assert out["bolagsverket_sole_traders"] == {
+        "rows": 1, "first": [{"count": int(whole["bolagsverket_sole_traders"]["count"][0])}]}
+    assert out["bolagsverket_rejected"]["rows"] == whole["bolagsverket_rejected"].height
