@@ -729,6 +729,31 @@ def test_legacy_f21_contract_and_award():
          Decimal("4200000.00"))]
 
 
+def test_a_notice_listing_one_lot_twice_is_quarantined_not_a_crash(tmp_path):
+    """Notice tables have no line numbers: their quarantine rows have none either."""
+    from flows.ingest import ingest_snapshots, store_files
+    from sources import registry
+    from sources.snapshot import SnapshotStore
+    from warehouse.db import connect_work
+    raw = (LEGACY / "104512-2019_F02.xml").read_text(encoding="utf-8")
+    doubled = raw.replace("<LOT_NO>2</LOT_NO>", "<LOT_NO>1</LOT_NO>")
+    assert doubled != raw
+    (tmp_path / "f02.xml").write_text(doubled, encoding="utf-8")
+    others = [p for p in sorted(LEGACY.glob("*.xml")) if "F02" not in p.name]   # the rest of the batch
+    home, spec = tmp_path / "home", registry.get("ted")
+    files = [tmp_path / "f02.xml", *others]
+    result = ingest_snapshots(home, spec, store_files(SnapshotStore(home), spec, files, "synthetic"))
+    assert (result.status, result.quarantined) == ("loaded", 2)
+    con = connect_work(home)
+    try:
+        assert con.execute("SELECT table_name, row_number, column_name, check_name, value FROM meta.quarantine").fetchall() == [
+            ("ted_lot", None, "TedLot", "multiple_fields_uniqueness", '{"notice_id":"<10 digits>","notice_version":"1","lot_id":"LOT-0001"}')] * 2
+        assert con.execute("SELECT count(*) FROM staging.ted_lot WHERE notice_id = '104512-2019'").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM staging.ted_notice").fetchall() == [(6,)]
+    finally:
+        con.close()
+
+
 def test_legacy_f15_veat_direct_award():
     f = legacy("162345-2020_F15.xml")
     n = f["ted_notice"].to_dicts()[0]

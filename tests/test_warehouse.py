@@ -204,3 +204,25 @@ def test_ctrl_c_during_a_load_rolls_back_and_leaves_the_connection_usable(tmp_pa
     assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
     # the next load works on the same connection (no transaction left open)
     assert land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD[:1]), b"next")], "v1").status == "loaded"
+
+
+def test_validating_many_frames_at_once_equals_one_by_one():
+    """One pandera run for a batch of snapshots gives each frame what validating it alone gives:
+    its own failures, its own duplicates — a key repeated in two frames is no duplicate."""
+    from schemas.validate import validate_many
+    bad = [(3, "TAB6260", "0580", "2026-01", "unemployed", "T", "20-64", -1.0, None, "antal", None)]
+    copy = (4, *GOOD[0][1:])                                  # line 4 repeats line 1's key
+    frames = [obs(GOOD), obs(GOOD + [copy]), obs(bad + GOOD[1:]), obs(GOOD)]
+    together = validate_many("pxweb_observation", frames, PxwebObservation)
+    alone = [validate("pxweb_observation", f, PxwebObservation) for f in frames]
+    for t, a in zip(together, alone):
+        assert t.good.equals(a.good) and t.quarantine.equals(a.quarantine)
+        assert (t.rows_in, t.rejected_rows, t.schema_error) == (a.rows_in, a.rejected_rows, a.schema_error)
+    assert [v.rejected_rows for v in together] == [0, 2, 1, 0]
+    assert together[1].quarantine["check_name"].to_list() == ["multiple_fields_uniqueness"] * 2
+    assert together[1].quarantine["row_number"].to_list() == [1, 4]          # both copies
+    # a frame with a missing column gets its own schema error; the others are unaffected
+    drifted = [obs(GOOD), obs(GOOD).drop("unit")]
+    got = validate_many("pxweb_observation", drifted, PxwebObservation)
+    assert got[0].schema_error is None and got[0].good.height == 2
+    assert got[1].schema_error is not None and got[1].good.height == 0

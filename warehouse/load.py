@@ -151,13 +151,19 @@ def ensure_staging_table(con, table: str, frame: pl.DataFrame) -> None:
         con.unregister("_shape")
 
 
-def _insert(con, table: str, frame: pl.DataFrame, snapshot_id: str, loaded_at: datetime) -> None:
+def _insert(con, table: str, frame: pl.DataFrame, snapshot_id: str | None, loaded_at: datetime) -> None:
+    """Append ``frame`` with its lineage: ``snapshot_id``, or (None) the frame's own
+    ``_snapshot_id`` column (rows of several snapshots at once)."""
     if frame.height == 0:
         return
     con.register("_incoming", frame)
     try:
-        con.execute(f"INSERT INTO staging.{quote_ident(table)} BY NAME SELECT *, ? AS _snapshot_id, "
-                    f"? AS _loaded_at FROM _incoming", [snapshot_id, loaded_at])
+        if snapshot_id is None:
+            con.execute(f"INSERT INTO staging.{quote_ident(table)} BY NAME SELECT *, ? AS _loaded_at "
+                        f"FROM _incoming", [loaded_at])
+        else:
+            con.execute(f"INSERT INTO staging.{quote_ident(table)} BY NAME SELECT *, ? AS _snapshot_id, "
+                        f"? AS _loaded_at FROM _incoming", [snapshot_id, loaded_at])
     finally:
         con.unregister("_incoming")
 
@@ -203,14 +209,20 @@ class _Tally:
 class _Staging:
     """Inserts into ``staging`` inside the open transaction, on a writer thread so that DuckDB lands
     one block while polars parses the next (the caller touches the connection only after
-    ``flush``/``close``). Each table is (re)created and cleared the first time a block brings it
-    (replace mode: every row; append mode: the batch's snapshots)."""
+    ``flush``/``close``). Small frames are gathered per table up to ``GATHER_ROWS`` and appended
+    together (a batch of thousands of one-notice snapshots is a few appends, not thousands). Each
+    table is (re)created and cleared the first time rows for it are written (replace mode: every
+    row; append mode: the batch's snapshots)."""
+
+    GATHER_ROWS = 50_000
 
     def __init__(self, con, clear_all: bool, snap_ids: list[str], loaded_at: datetime):
         self.con, self.clear_all, self.snap_ids, self.loaded_at = con, clear_all, snap_ids, loaded_at
         self.seen: set[str] = set()
         self.rows: dict[str, int] = {}        # rows landed per validated table
         self.blocks = 0
+        self._gathered: dict[str, list[tuple[pl.DataFrame, str]]] = {}
+        self._gathered_rows: dict[str, int] = {}
         self._tasks: queue.Queue = queue.Queue(maxsize=2)
         self._failure: BaseException | None = None
         self._worker = threading.Thread(target=self._run, name="krafter-land", daemon=True)
@@ -233,25 +245,44 @@ class _Staging:
         if self._failure is not None:       # kept: later queued inserts are skipped, not run
             raise self._failure
 
-    def _write(self, table: str, frame: pl.DataFrame, snapshot_id: str) -> None:
+    def _write(self, table: str, parts: list[tuple[pl.DataFrame, str]]) -> None:
         if table not in self.seen:
             self.seen.add(table)
-            ensure_staging_table(self.con, table, frame)
+            ensure_staging_table(self.con, table, parts[0][0])
             if self.clear_all:
                 self.con.execute(f"DELETE FROM staging.{quote_ident(table)}")
             else:
                 self.con.execute(f"DELETE FROM staging.{quote_ident(table)} WHERE _snapshot_id IN "
                                  f"(SELECT unnest(?::VARCHAR[]))", [self.snap_ids])
-        _insert(self.con, table, frame, snapshot_id, self.loaded_at)
+        parts = [(f, sid) for f, sid in parts if f.height]
+        if len(parts) == 1:
+            _insert(self.con, table, parts[0][0], parts[0][1], self.loaded_at)
+        elif parts:
+            _insert(self.con, table, pl.concat([f.with_columns(pl.lit(sid).alias("_snapshot_id"))
+                                                for f, sid in parts]), None, self.loaded_at)
         checkpoint("mid-load")                # rows deleted and some inserted, not committed
 
     def insert(self, table: str, frame: pl.DataFrame, snapshot_id: str, counted: bool = True) -> None:
         self._check()
         if counted:
             self.rows[table] = self.rows.get(table, 0) + frame.height
-        self._tasks.put(lambda: self._write(table, frame, snapshot_id))
+        self._gathered.setdefault(table, []).append((frame, snapshot_id))
+        self._gathered_rows[table] = self._gathered_rows.get(table, 0) + frame.height
+        if self._gathered_rows[table] >= self.GATHER_ROWS:
+            self._send(table)
+
+    def _send(self, table: str) -> None:
+        parts = self._gathered.pop(table, [])
+        self._gathered_rows.pop(table, None)
+        if parts:
+            self._tasks.put(lambda: self._write(table, parts))
+
+    def _send_all(self) -> None:
+        for table in list(self._gathered):
+            self._send(table)
 
     def flush(self) -> None:
+        self._send_all()
         self._tasks.join()
         self._check()
 
@@ -259,6 +290,11 @@ class _Staging:
         """Let the writer finish and stop — waiting on through a Ctrl-C, so that the connection is
         never used by two threads — then raise its failure, if any."""
         interrupted, sent = None, False
+        if self._failure is None:
+            try:
+                self._send_all()
+            except BaseException as exc:      # KeyboardInterrupt while queueing: stop the writer anyway
+                interrupted = exc
         while self._worker.is_alive():
             try:
                 if not sent:
@@ -275,6 +311,9 @@ class _Staging:
 
     def discard(self, snapshot_id: str, counted: dict[str, int]) -> None:
         """Take a snapshot's rows out again (its stream failed part-way)."""
+        for table, parts in self._gathered.items():
+            self._gathered[table] = [(f, sid) for f, sid in parts if sid != snapshot_id]
+            self._gathered_rows[table] = sum(f.height for f, _ in self._gathered[table])
         self.flush()
         for table in self.seen:
             self.con.execute(f"DELETE FROM staging.{quote_ident(table)} WHERE _snapshot_id = ?", [snapshot_id])
