@@ -121,24 +121,26 @@ def validate_many(table: str, frames: list[pl.DataFrame], model: type[pa.DataFra
         if len(frames) == 1:
             return [_split(table, frames[0], cases, error)]
         return [out for f in frames for out in validate_many(table, [f], model)]
+    if keys:                                 # repeated keys within each frame, found in one pass
+        cases = pl.concat([cases, _duplicates(whole, [keys] if isinstance(keys, str) else list(keys),
+                                              schema.name, [f.height for f in frames])])
     out, offset = [], 0
     for frame in frames:
         mine = (cases.filter(pl.col("_i").is_between(offset, offset + frame.height - 1))
                 .with_columns(pl.col("_i") - offset))
-        if keys:
-            mine = pl.concat([mine, _duplicates(frame, [keys] if isinstance(keys, str) else list(keys),
-                                                schema.name)])
         out.append(_split(table, frame, mine, None))
         offset += frame.height
     return out
 
 
-def _duplicates(frame: pl.DataFrame, keys: list[str], name: str | None) -> pl.DataFrame:
-    """Failure records for every row whose key repeats within ``frame``, as pandera writes them."""
-    dup = frame.select(pl.struct(keys).is_duplicated()).to_series()
+def _duplicates(whole: pl.DataFrame, keys: list[str], name: str | None, heights: list[int]) -> pl.DataFrame:
+    """Failure records (``_i`` into ``whole``) for every row whose key repeats within its own frame
+    (``whole`` is the frames of ``heights`` one after another), as pandera writes them."""
+    part = pl.Series("_part", [i for i, h in enumerate(heights) for _ in range(h)], dtype=pl.Int32)
+    dup = whole.select(pl.struct([*keys, part]).is_duplicated()).to_series()
     if not dup.any():
         return pl.DataFrame(schema=_CASES)
-    rows = frame.with_row_index("_i").filter(dup)
+    rows = whole.with_row_index("_i").filter(dup)
     return pl.DataFrame({
         "_i": rows.get_column("_i").cast(pl.Int64),
         "column_name": [name] * rows.height,

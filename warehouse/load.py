@@ -414,16 +414,26 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
             rows_loaded = sum(per_table.values())
             con.execute("DELETE FROM meta.quarantine WHERE source = ? AND snapshot_id IN "
                         "(SELECT unnest(?::VARCHAR[]))", [source, snap_ids])
-            for p, tally in zip(prepared, tallies):
-                q = tally.frame(p.error)
-                if q.height:
-                    con.register("_q", q)
-                    con.execute("INSERT INTO meta.quarantine SELECT ?, ?, table_name, row_number, column_name, "
-                                "check_name, value, ? FROM _q", [source, p.snapshot.id, now])
-                    con.unregister("_q")
-                s = p.snapshot
-                con.execute("INSERT OR REPLACE INTO meta.snapshot VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [source, s.sha256, s.id, s.kind, s.fetched_at, s.url, s.name, s.size, s.licence])
+            # the batch's quarantine records and snapshot rows, each in one statement
+            quarantine = [t.frame(p.error).with_columns(pl.lit(p.snapshot.id).alias("snapshot_id"))
+                          for p, t in zip(prepared, tallies)]
+            quarantine = pl.concat([q for q in quarantine if q.height] or quarantine[:1])
+            snapshots = pl.DataFrame(
+                [(source, s.sha256, s.id, s.kind, s.fetched_at, s.url, s.name, s.size, s.licence)
+                 for s in (p.snapshot for p in prepared)], orient="row",
+                schema={"source": pl.String, "sha256": pl.String, "snapshot_id": pl.String, "kind": pl.String,
+                        "fetched_at": pl.String, "url": pl.String, "name": pl.String, "size_bytes": pl.Int64,
+                        "licence": pl.String})
+            con.register("_q", quarantine)
+            con.register("_s", snapshots)
+            try:
+                con.execute("INSERT INTO meta.quarantine SELECT ?, snapshot_id, table_name, row_number, "
+                            "column_name, check_name, value, ? FROM _q", [source, now])
+                con.execute("INSERT OR REPLACE INTO meta.snapshot SELECT source, sha256, snapshot_id, kind, "
+                            "fetched_at::TIMESTAMPTZ, url, name, size_bytes, licence FROM _s")
+            finally:
+                con.unregister("_q")
+                con.unregister("_s")
             if status == "loaded" and mode == "replace" and (len(prepared) > 1 or blocks > len(prepared)):
                 # uniqueness across snapshots and blocks (pandera sees one block at a time)
                 for name in per_table:
