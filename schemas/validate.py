@@ -136,8 +136,11 @@ def validate_many(table: str, frames: list[pl.DataFrame], model: type[pa.DataFra
 def _duplicates(whole: pl.DataFrame, keys: list[str], name: str | None, heights: list[int]) -> pl.DataFrame:
     """Failure records (``_i`` into ``whole``) for every row whose key repeats within its own frame
     (``whole`` is the frames of ``heights`` one after another), as pandera writes them."""
-    part = pl.Series("_part", [i for i, h in enumerate(heights) for _ in range(h)], dtype=pl.Int32)
-    dup = whole.select(pl.struct([*keys, part]).is_duplicated()).to_series()
+    key = pl.struct(keys)
+    if len(heights) > 1:            # the frame each row came from is part of its key
+        part = pl.Series("_part", [i for i, h in enumerate(heights) for _ in range(h)], dtype=pl.Int32)
+        key = pl.struct([*keys, part])
+    dup = whole.select(key.is_duplicated()).to_series()
     if not dup.any():
         return pl.DataFrame(schema=_CASES)
     rows = whole.with_row_index("_i").filter(dup)

@@ -219,10 +219,7 @@ class Text:
                 if len(data) < len(BOM) and BOM.startswith(data):
                     carry = data                       # a BOM may still be split across blocks
                     continue
-                started = True
-                refuse_utf16(data)
-                if data.startswith(BOM):
-                    data, self.encoding = data[len(BOM):], "bom"
+                started, data = True, self._start(data)
             cut = data.rfind(b"\n")
             if cut < 0:
                 if len(data) > MAX_LINE:
@@ -234,12 +231,16 @@ class Text:
             yield piece
             offset += cut + 1
         if not started and carry:
-            refuse_utf16(carry)
-            started = True
-            if carry.startswith(BOM):
-                carry, self.encoding = carry[len(BOM):], "bom"
+            carry = self._start(carry)
         if carry:
             yield Piece(self._utf8(carry), offset)
+
+    def _start(self, data: bytes) -> bytes:
+        """The text's first bytes: UTF-16 refused, a UTF-8 byte-order mark removed (and noted)."""
+        refuse_utf16(data)
+        if data.startswith(BOM):
+            data, self.encoding = data[len(BOM):], "bom"
+        return data
 
     def _utf8(self, data: bytes) -> bytes:
         """``data`` as UTF-8 bytes as far as the encoding is known; a piece of a UTF-8 text is passed
