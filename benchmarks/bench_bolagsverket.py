@@ -132,6 +132,7 @@ def run_ours_ingest(path: str, work: str) -> dict:
     block and hands it to the writer thread that lands it, so the three overlap. Printed beside the
     total: the time spent parsing (in its thread) and validating (in the main thread)."""
     from flows import ingest
+    from schemas import prepare
     from sources import registry
     from sources.snapshot import SnapshotStore
     home = Path(work) / "home"
@@ -139,7 +140,7 @@ def run_ours_ingest(path: str, work: str) -> dict:
     stored = ingest.store_files(SnapshotStore(home), spec, [Path(path)], "synthetic")
     spent = {"parse": 0.0, "validate": 0.0}
     module = spec.load()
-    parse_blocks, validate_block = module.parse_blocks, ingest.validate_block
+    parse_blocks, validate_block = module.parse_blocks, prepare.validate_block
 
     def timed_parse_blocks(*a, **k):
         blocks = parse_blocks(*a, **k)
@@ -160,11 +161,11 @@ def run_ours_ingest(path: str, work: str) -> dict:
         finally:
             spent["validate"] += time.perf_counter() - t0
 
-    module.parse_blocks, ingest.validate_block = timed_parse_blocks, timed_validate
+    module.parse_blocks, prepare.validate_block = timed_parse_blocks, timed_validate
     t = time.perf_counter()
     summary = ingest.ingest_snapshots(home, spec, stored)
     seconds = time.perf_counter() - t
-    module.parse_blocks, ingest.validate_block = parse_blocks, validate_block
+    module.parse_blocks, prepare.validate_block = parse_blocks, validate_block
     if summary.status != "loaded":
         raise SystemExit(f"ingest did not load: {summary.status} {summary.message}")
     from warehouse.db import work_path

@@ -13,30 +13,24 @@ from datetime import date, datetime, timezone
 from importlib import resources
 from pathlib import Path
 
-import polars as pl
 from prefect import flow, task
 
 from flows import events, logs
-from schemas.registry import REJECT_SUFFIX, TABLES, UNVALIDATED
-from schemas.validate import validate, validate_many
+from schemas.prepare import IngestError, prepare_all
+from schemas.registry import TABLES
 from sources import registry
 from sources.base import Fetched, FetchContext, ParseError
-from sources.bulkfile import prefetched
 from sources.http import FetchError
 from sources.snapshot import Snapshot, SnapshotStore
 from warehouse import manifest, runs
 from warehouse.db import connect_work
 from warehouse.faults import checkpoint
-from warehouse.load import Block, Prepared, land, last_code_version, loaded_snapshots
+from warehouse.load import land, last_code_version, loaded_snapshots
 from warehouse.lock import writer_lock
 
 log = logging.getLogger("krafter.ingest")
 SHARED_SOURCE_FILES = ("base.py", "jsonstat.py", "orgnr.py", "curated.py", "bolagsverket.py")
 FAMILY_SCHEMA = {"labour": "labour.py", "procurement": "procurement.py", "organisations": "organisations.py"}
-
-
-class IngestError(RuntimeError):
-    """A one-line failure naming the source and the reason."""
 
 
 @dataclass
@@ -64,7 +58,7 @@ def code_version(spec: registry.SourceSpec) -> str:
         if f.is_file():
             h.update(name.encode() + f.read_bytes())
     sch = resources.files("schemas")
-    for name in (FAMILY_SCHEMA[spec.family], "validate.py", "registry.py"):
+    for name in (FAMILY_SCHEMA[spec.family], "prepare.py", "validate.py", "registry.py"):
         h.update(name.encode() + (sch / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -121,88 +115,6 @@ def store_fetched(store: SnapshotStore, spec: registry.SourceSpec, fetched: list
               for f in fetched]
     checkpoint("after-snapshot")
     return stored
-
-
-def prepare(spec: registry.SourceSpec, snap: Snapshot) -> Prepared:
-    """Parse and validate one snapshot; a parse failure becomes ``Prepared.error`` (one line)."""
-    return prepare_all(spec, [snap])[0]
-
-
-def prepare_all(spec: registry.SourceSpec, snaps: list[Snapshot]) -> list[Prepared]:
-    """Parse and validate the snapshots of a batch; a parse failure becomes that snapshot's
-    ``Prepared.error`` (one line).
-
-    Each table is validated for all snapshots in one pandera run (``validate_many``: same result as
-    one by one, but a backfill of thousands of one-notice snapshots no longer pays pandera's fixed
-    cost thousands of times). A source with ``parse_blocks`` (the national registers) is read from
-    disk as a stream instead, in a pipeline of three threads: one parses the next block while the
-    caller's validates this one and ``land``'s writer inserts the one before (polars, pandera's
-    polars checks and DuckDB release the GIL for most of their work)."""
-    module = spec.load()
-    if hasattr(module, "parse_blocks"):
-        return [Prepared(snap, stream=(validate_block(spec, frames) for frames in prefetched(
-            module.parse_blocks(snap.path, snap.name or snap.path.name), depth=1)))
-            for snap in snaps]
-    prepared, unchecked = [], []
-    for snap in snaps:
-        try:
-            frames = module.parse(snap.read(), snap.name or snap.path.name)
-        except ParseError as exc:
-            prepared.append(Prepared(snap, error=str(exc)))
-            continue
-        block, raw = _sort_frames(spec, frames)
-        prepared.append(Prepared(snap, block.tables, block.extra, block.rejected))
-        unchecked.append((prepared[-1], raw))
-    for table in sorted({t for _, raw in unchecked for t in raw}):
-        holders = [(p, raw[table]) for p, raw in unchecked if table in raw]
-        for (p, _), checked in zip(holders, validate_many(table, [f for _, f in holders], TABLES[table])):
-            p.tables[table] = checked
-    return prepared
-
-
-def validate_block(spec: registry.SourceSpec, frames: dict[str, pl.DataFrame]) -> Block:
-    """One block of frames: free text redacted, each table validated against its model (rejects
-    and anonymous counts passed on as they are)."""
-    block, raw = _sort_frames(spec, frames)
-    for table in list(raw):
-        # pop: the raw frame is freed once its validated copy exists (national files are large)
-        block.tables[table] = validate(table, raw.pop(table), TABLES[table])
-    return block
-
-
-def _sort_frames(spec: registry.SourceSpec, frames: dict[str, pl.DataFrame]) -> tuple[Block, dict[str, pl.DataFrame]]:
-    """A parser's frames, free text redacted, sorted into parse-level rejects and anonymous counts
-    (in the block) and the tables still to validate."""
-    block, raw = Block(), {}
-    for name in list(frames):
-        frame = redact_free_text(frames.pop(name))
-        if name.endswith(REJECT_SUFFIX):
-            block.rejected = frame if block.rejected is None else pl.concat([block.rejected, frame], how="diagonal")
-        elif name in TABLES:
-            raw[name] = frame
-        elif name in UNVALIDATED:
-            block.extra[name] = frame
-        else:
-            raise IngestError(f"{spec.id}: parser returned unknown table '{name}'")
-    return block, raw
-
-
-# A personal identity number written into free text (a description, a name field): century optional,
-# a real month and day (samordningsnummer: day + 60), four digits. Organisation numbers never match
-# (their "month" is 20 or more). ASCII digits and ASCII word boundaries: ten times faster than the
-# Unicode classes on a national file, and no narrower — every Unicode boundary next to a digit is
-# an ASCII one too (so "Å199001011234" is redacted as well).
-PERSONNUMMER_IN_TEXT = (r"(?-u:\b)(?:19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
-                        r"[-+]?[0-9]{4}(?-u:\b)")
-FREE_TEXT_COLUMNS = {"name", "description", "title", "area", "source", "winner_name", "proceedings"}
-
-
-def redact_free_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Remove personal identity numbers from free-text columns before anything validates or stores them."""
-    cols = [c for c, dt in frame.schema.items() if c in FREE_TEXT_COLUMNS and dt == pl.String]
-    if not cols:
-        return frame
-    return frame.with_columns(pl.col(c).str.replace_all(PERSONNUMMER_IN_TEXT, "<personnummer borttaget>") for c in cols)
 
 
 def choose_batch(con, spec: registry.SourceSpec, store: SnapshotStore, current: list[Snapshot],

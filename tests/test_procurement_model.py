@@ -118,3 +118,65 @@ def test_buyers_are_placed_by_the_register_before_their_written_name(tmp_path):
     assert towns["Motala kommun"] == ("Motala kommun", "2120000522", "0583", "05", "name", "municipality")
     assert towns["Vårdförbundet"][2:5] == ("0581", "05", "town")          # TOWN Norrköping
     assert towns["Samordningsförbundet"][2:5] == (None, "05", "nuts3")    # NUTS SE123 only
+
+
+def _staging(home: Path) -> dict[str, list]:
+    con = connect_work(home)
+    try:
+        out = {}
+        for (table,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                    "WHERE table_schema = 'staging' ORDER BY 1").fetchall():
+            cols = [c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' "
+                "AND table_name = ? AND column_name <> '_loaded_at' ORDER BY ordinal_position", [table]).fetchall()]
+            out[table] = sorted(map(repr, con.execute(f'SELECT {", ".join(cols)} FROM staging."{table}"').fetchall()))
+        out["quarantine"] = sorted(map(repr, con.execute(
+            "SELECT snapshot_id, table_name, row_number, column_name, check_name, value FROM meta.quarantine").fetchall()))
+        return out
+    finally:
+        con.close()
+
+
+def test_a_large_batch_is_prepared_by_worker_processes_with_the_same_result(tmp_path, monkeypatch):
+    """A backfill-sized batch is parsed and validated by a pool of processes while `land` inserts
+    the groups already done; what lands — rows, quarantine, the broken notice's one-line error — is
+    exactly what one process lands. A batch found unchanged in the ledger starts no pool."""
+    import multiprocessing as mp
+
+    from flows.ingest import sample_files
+    from schemas import prepare
+
+    spec = registry.get("ted")
+    files = sample_files("ted") + [SDK / n for n in ("can_25_ENG_Buyers.xml", "can_24_maximal.xml")]
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(files[0].read_bytes()[:900])
+    files.insert(3, broken)
+
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    monkeypatch.setenv("KRAFTER_WORKERS", "1")
+    one = ingest_snapshots(serial, spec, store_files(SnapshotStore(serial), spec, files, "synthetic"))
+
+    monkeypatch.setenv("KRAFTER_WORKERS", "2")
+    monkeypatch.setattr(prepare, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(prepare, "GROUP_BYTES", 20_000)          # several groups of a few notices
+    stored = store_files(SnapshotStore(parallel), spec, files, "synthetic")
+    batch = [s for s, _ in stored]
+    prepared = prepare.prepare_all(spec, batch)
+    assert all(p.stream is not None for p in prepared) and not mp.active_children()   # nothing started yet
+    first = list(prepared[0].blocks())
+    assert first[0].tables["ted_notice"].good.height == 1 and len(mp.active_children()) == 2
+    for p in prepared[1:]:
+        try:
+            list(p.blocks())
+        except Exception as exc:                                  # the broken notice, raised as land sees it
+            assert p.snapshot.name == "broken.xml" and "not well-formed XML" in str(exc)
+    assert not mp.active_children()                                # the pool is gone after the last one
+
+    two = ingest_snapshots(parallel, spec, stored)
+    assert (two.status, two.rows, two.quarantined) == (one.status, one.rows, one.quarantined)
+    assert one.status == "loaded" and one.rows == 209
+    landed = _staging(parallel)
+    assert landed == _staging(serial)
+    assert [q for q in landed["quarantine"] if "not well-formed XML" in q] and len(landed["ted_notice"]) == 45
+    again = ingest_snapshots(parallel, spec, stored)
+    assert again.status == "unchanged" and not mp.active_children()

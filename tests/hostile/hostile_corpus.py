@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from flows.ingest import prepare
+from schemas.prepare import prepare
 from sources import registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def as_json(doc) -> bytes:
 
 
 def prepared(source_id: str, data: bytes, name: str):
-    """``flows.ingest.prepare`` on bytes (parse + validate, as an ingest does; a streamed source's
+    """``schemas.prepare.prepare`` on bytes (parse + validate, as an ingest does; a streamed source's
     blocks gathered), nothing written but a temporary copy of the bytes for the streamed sources."""
     path = Path(tempfile.mkdtemp(prefix="krafter-hostile-")) / name
     path.write_bytes(data)
