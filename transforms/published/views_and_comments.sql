@@ -48,6 +48,8 @@ COMMENT ON TABLE core.procedure IS 'One row per procurement procedure (BT-04) wi
 COMMENT ON TABLE core.notice IS 'Latest version of every procurement notice (eForms)';
 COMMENT ON TABLE core.lot IS 'Lots of every notice with raw flag codes (NULL = not stated)';
 COMMENT ON TABLE core.buyer IS 'Buyers per procedure with class, municipality/county and how the place was found (location_method)';
+COMMENT ON TABLE core.organisation_history IS 'Each organisation''s classification over time, [valid_from, valid_to) by register snapshot date; kept by the warehouse because the bulk files hold only the present';
+COMMENT ON COLUMN core.award.classification_basis IS 'How sector/is_ideburen/is_wise were chosen: on the award date, first register snapshot after the award (award older than the history), or last snapshot before it';
 COMMENT ON TABLE core.award IS 'One row per winning organisation per awarded lot; counts_value marks the one row carrying a tender''s value';
 COMMENT ON TABLE meta.loads IS 'Loads ledger: every batch of snapshots landed or rejected, with rows and quarantined counts';
 COMMENT ON TABLE meta.quarantine IS 'Rows that failed validation: source, snapshot, row number, column, check and a redacted value';

@@ -168,23 +168,49 @@ SELECT DISTINCT procedure_id, region_code FROM (
 ORDER BY procedure_id, region_code;
 
 -- One row per winning organisation per awarded lot. A consortium's tender value is counted once:
--- on its group leader (or its first member when no leader is flagged). Winners are classified from
--- the current registers (legal forms have no history in the bulk files); `winner_status_at_award`
--- says whether the organisation was registered and not yet deregistered on the award notice's date.
+-- on its group leader (or its first member when no leader is flagged). Winners are classified as
+-- the registers said on the award notice's date (history.organisation_class, kept snapshot to
+-- snapshot); an award older than the first register snapshot takes the first classification
+-- known, one in a gap (the organisation in no register then) the nearest — `classification_basis`
+-- says which and `classified_as_of` from when. `winner_status_at_award` says whether the
+-- organisation was registered and not yet deregistered on that date.
 CREATE OR REPLACE TABLE core.award AS
-SELECT n.procedure_id, n.notice_date AS award_notice_date, year(n.notice_date)::VARCHAR AS year,
+WITH awarded AS (
+    SELECT a.*, n.procedure_id, n.notice_date
+    FROM staging.ted_award a
+    JOIN core.notice n USING (notice_id, notice_version, _snapshot_id)
+),
+wanted AS (SELECT DISTINCT winner_org_number AS org_number, notice_date FROM awarded
+           WHERE winner_org_number IS NOT NULL),
+class_on_date AS (
+    SELECT w.org_number, w.notice_date, h.sector, h.is_ideburen, h.is_wise, h.valid_from AS classified_as_of,
+           CASE WHEN h.valid_from <= w.notice_date AND (h.valid_to IS NULL OR w.notice_date < h.valid_to)
+                    THEN 'on the award date'
+                WHEN h.valid_from > w.notice_date THEN 'first register snapshot after the award'
+                ELSE 'last register snapshot before the award' END AS classification_basis
+    FROM wanted w
+    JOIN history.organisation_class h USING (org_number)
+    QUALIFY row_number() OVER (
+        PARTITION BY w.org_number, w.notice_date
+        ORDER BY CASE WHEN h.valid_from > w.notice_date THEN h.valid_from - w.notice_date
+                      WHEN h.valid_to IS NULL OR w.notice_date < h.valid_to THEN 0
+                      ELSE w.notice_date - h.valid_to + 1 END, h.valid_from) = 1
+)
+SELECT a.procedure_id, a.notice_date AS award_notice_date, year(a.notice_date)::VARCHAR AS year,
        a.notice_id, a.notice_version, a.result_id, a.lot_id, a.tender_id, a.tendering_party_id,
        a.winner_org_ref, a.winner_org_number, a.winner_name, a.winner_country, a.winner_size,
        a.group_lead, a.group_size, a.tender_value, a.tender_currency,
        row_number() OVER (PARTITION BY a.notice_id, a.lot_id, a.tender_id
                           ORDER BY coalesce(a.group_lead, false) DESC, a.winner_org_ref) = 1 AS counts_value,
-       o.org_number IS NOT NULL AS matched, o.sector, o.is_ideburen, o.is_wise,
-       CASE WHEN o.org_number IS NULL THEN NULL
-            WHEN o.registration_date > n.notice_date THEN 'registered after the award'
-            WHEN o.deregistration_date <= n.notice_date THEN 'deregistered before the award'
+       c.org_number IS NOT NULL AS matched, c.sector, c.is_ideburen, c.is_wise,
+       c.classified_as_of, c.classification_basis,
+       CASE WHEN c.org_number IS NULL THEN NULL
+            WHEN o.org_number IS NULL THEN 'no longer in the registers'
+            WHEN o.registration_date > a.notice_date THEN 'registered after the award'
+            WHEN o.deregistration_date <= a.notice_date THEN 'deregistered before the award'
             ELSE 'registered' END AS winner_status_at_award,
        a._snapshot_id
-FROM staging.ted_award a
-JOIN core.notice n USING (notice_id, notice_version, _snapshot_id)
+FROM awarded a
+LEFT JOIN class_on_date c ON c.org_number = a.winner_org_number AND c.notice_date = a.notice_date
 LEFT JOIN core.organisation o ON o.org_number = a.winner_org_number
-ORDER BY n.procedure_id, a.notice_id, a.lot_id, a.tender_id, a.winner_org_ref;
+ORDER BY a.procedure_id, a.notice_id, a.lot_id, a.tender_id, a.winner_org_ref;
