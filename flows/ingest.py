@@ -29,7 +29,7 @@ from warehouse.load import land, last_code_version, loaded_snapshots
 from warehouse.lock import writer_lock
 
 log = logging.getLogger("krafter.ingest")
-SHARED_SOURCE_FILES = ("base.py", "jsonstat.py", "orgnr.py", "curated.py", "bolagsverket.py")
+SHARED_SOURCE_FILES = ("base.py", "jsonstat.py", "orgnr.py", "curated.py", "bolagsverket.py", "tabular.py")
 FAMILY_SCHEMA = {"labour": "labour.py", "procurement": "procurement.py", "organisations": "organisations.py"}
 
 

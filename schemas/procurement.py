@@ -170,8 +170,45 @@ class UhmNationalFigure(pa.DataFrameModel):
         unique = ["year", "measure"]
 
 
+class UhmDbProcurement(pa.DataFrameModel):
+    """Upphandlingsmyndigheten's statistics database (``sources.uhm_db``): one advertised
+    procurement (or lot) with its buyer and flags; flags are null where the database has no
+    information."""
+    procurement_id: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 64})
+    lot_id: str = pa.Field(nullable=True)
+    year: pl.Int32 = pa.Field(nullable=False, ge=2000, le=2100)
+    publication_date: pl.Date = pa.Field(nullable=True)
+    title: str = pa.Field(nullable=True)
+    buyer_org_number: str = pa.Field(nullable=False, str_matches=ORG_NUMBER)
+    buyer_name: str = pa.Field(nullable=True)
+    buyer_sector: str = pa.Field(nullable=True)
+    buyer_subsector: str = pa.Field(nullable=True)
+    buyer_legal_form: str = pa.Field(nullable=True)
+    contract_kind: str = pa.Field(nullable=True)
+    main_cpv: str = pa.Field(nullable=True, str_matches=r"^\d{8}$")
+    legal_basis: str = pa.Field(nullable=True)
+    directive: bool = pa.Field(nullable=True)
+    procedure_type: str = pa.Field(nullable=True)
+    agreement_type: str = pa.Field(nullable=True)
+    joint: bool = pa.Field(nullable=True)
+    green: bool = pa.Field(nullable=True)
+    social: bool = pa.Field(nullable=True)
+    innovation: bool = pa.Field(nullable=True)
+    reserved: bool = pa.Field(nullable=True)
+    reserved_execution: bool = pa.Field(nullable=True)
+    notice_database: str = pa.Field(nullable=True)
+    reviewed: bool = pa.Field(nullable=True)
+    procurements: pl.Int64 = pa.Field(nullable=False, ge=0)
+    row_number: int = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+        unique = ["procurement_id", "lot_id", "buyer_org_number"]
+
+
 TABLES: dict[str, type[pa.DataFrameModel]] = {
     "uhm_national_figure": UhmNationalFigure,
+    "uhm_db_procurement": UhmDbProcurement,
     "ted_notice": TedNotice,
     "ted_buyer": TedBuyer,
     "ted_lot": TedLot,

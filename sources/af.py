@@ -22,18 +22,16 @@ dataset).
 """
 from __future__ import annotations
 
-import csv
 import html
-import io
 import os
 import re
 import time
 import unicodedata
-import zipfile
 from urllib.parse import unquote, urljoin, urlsplit
 
 import polars as pl
 
+from sources import tabular
 from sources.base import Fetched, FetchContext, ParseError, shown
 from sources.http import request
 
@@ -251,49 +249,8 @@ def parse_grid(rows: list[list], where: str, start: int = 0) -> tuple[list[tuple
 
 # --- readers ------------------------------------------------------------------------------------
 
-def _xlsx_sheets(data: bytes) -> list[tuple[str, list[list]]]:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise ParseError(f"not a readable xlsx workbook ({type(exc).__name__})") from None
-    try:
-        return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in wb.worksheets]
-    finally:
-        wb.close()
-
-
-def _csv_rows(data: bytes) -> list[list]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="strict") if _cp1252_ok(data) else data.decode("latin-1")
-    if "\x00" in text:
-        raise ParseError("neither an xlsx workbook nor CSV text (binary data)")
-    sample = text[:4096]
-    delimiter = max(";,\t", key=sample.count)
-    return [[c if c.strip() else None for c in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
-
-
-def _cp1252_ok(data: bytes) -> bool:
-    try:
-        data.decode("cp1252")
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
 def parse(data: bytes, name: str = "") -> dict[str, pl.DataFrame]:
-    if data[:4] == b"\xd0\xcf\x11\xe0":
-        raise ParseError("an old binary Excel (.xls) file: save it as .xlsx or CSV")
-    if data[:2] == b"PK":
-        sheets = _xlsx_sheets(data)
-    else:
-        rows = _csv_rows(data)
-        if not rows:
-            raise ParseError("empty file")
-        sheets = [("csv", rows)]
+    sheets = tabular.sheets(data)
     observations: list[tuple] = []
     rejected: list[tuple[int, str]] = []
     misses: list[str] = []

@@ -1,9 +1,9 @@
 """Upphandlingsmyndigheten (the National Agency for Public Procurement): its published national
 figures, as the benchmark for the TED-based procurement indicators (DESIGN.md §4).
 
-The agency's statistics database (launched 2022-03-24) publishes open data, but whether it has a
-public API, and the format of its files, could not be verified offline (procurement.md §5.1,
-§7). So this source reads a small CSV a person keeps — ``year,measure,value,unit,source_url,
+The agency's statistics database itself — every advertised procurement — is the source ``uhm-db``
+(``sources.uhm_db``). This source keeps the figures the agency *published*, as a benchmark: it reads
+a small CSV a person keeps — ``year,measure,value,unit,source_url,
 published`` (``#`` lines are comments) — and the bundled ``samples/uhm/uhm_national.csv`` holds
 only figures quoted from the agency's statistics pages (procurement.md §5.3), each with its URL.
 ``fetch`` refuses with a one-line pointer to ``krafter ingest uhm --file``.
@@ -72,6 +72,5 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
 
 
 def fetch(ctx: FetchContext) -> list[Fetched]:
-    raise ParseError("Upphandlingsmyndigheten's statistics database API is unverified, so there is "
-                     "no live fetch; transcribe the published figures into a CSV and run "
-                     "`krafter ingest uhm --file FILE`")
+    raise ParseError("uhm holds figures transcribed from Upphandlingsmyndigheten's statistics pages: "
+                     "run `krafter ingest uhm --file FILE` (the statistics database itself is `uhm-db`)")

@@ -8,6 +8,8 @@ TED_CAVEAT_SV = ("Endast upphandlingar publicerade i TED (över EU:s tröskelvä
 TED_CAVEAT_EN = ("Only procedures published in TED (above the EU thresholds); most small and reserved "
                  "contracts are not here.")
 FLAG_CAVEAT_EN = "Optional flags: absence means 'not stated', not 'no'; see coverage."
+UHM_CAVEAT_EN = ("Every procurement advertised in a registered notice database (from 2021); direct awards "
+                 "are not advertised and not here. The database lacks the social flag for most procurements.")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,19 @@ CATALOGUE: list[Indicator] = [
           ("sp_innovation_share", "Innovationsupphandling", "Innovation procurement", "innovation procurement",
            "BT-06 or BT-776"),
           ("sp_green_share", "Miljöhänsyn", "Green procurement", "green procurement", "BT-06, BT-774 or BT-805"))],
+    *[Indicator(f"{short}_share_all", "procurement", "social_procurement",
+                f"{sv} (alla annonserade upphandlingar)", f"{en} (all advertised procurements)",
+                f"Procurements advertised in Sweden (Upphandlingsmyndigheten's statistics database, above and "
+                f"below the EU thresholds) {what}, among all of the region's advertised procurements.",
+                f"procurements {what}", "advertised procurements", "percent", "share_count", 5, "uhm-db",
+                "coverage = share of procurements where the database has the information; buyers placed by "
+                "register or name (municipal companies only through the curated buyer table)",
+                UHM_CAVEAT_EN, sdg)
+      for short, sv, en, what, sdg in (
+          ("sp_reserved", "Andel reserverade upphandlingar", "Reserved procurements",
+           "whose participation or performance was reserved", "8.5, 12.7"),
+          ("sp_social", "Andel socialt hållbara upphandlingar", "Socially sustainable procurements",
+           "with social requirements (socialt hållbar upphandling)", "12.7"))],
     Indicator("sp_single_bidder_share", "procurement", "social_procurement",
               "Andel tilldelade delkontrakt med endast ett anbud", "Awarded lots with a single tender",
               "Awarded lots that received exactly one tender (BT-759 for BT-760 'tenders').",
@@ -81,7 +96,8 @@ CATALOGUE: list[Indicator] = [
               "awarded lots won by idea-based organisations", "awarded lots", "percent", "share_count", 5,
               "ted, bolagsverket, scb-register, ideburen, wise",
               "coverage = share of awarded lots whose winners all matched an organisation by org number",
-              TED_CAVEAT_EN + " Classified by current registry data.", "17.17"),
+              TED_CAVEAT_EN + " Winners classified as the registers said on the award date (history from the "
+              "first register snapshot loaded).", "17.17"),
     Indicator("sc_social_economy_award_share_lots", "procurement", "sector_collaboration",
               "Andel tilldelade delkontrakt till den sociala ekonomin", "Awarded lots won by the social economy",
               "Awarded lots where a winner is idea-based or a cooperative (ekonomisk förening, europakooperativ).",
@@ -181,6 +197,8 @@ CATALOGUE: list[Indicator] = [
 ]
 
 TED_SV = "Endast upphandlingar publicerade i TED (över EU:s tröskelvärden)."
+UHM_SV = ("Alla upphandlingar som annonserats i en registrerad annonsdatabas (från 2021); direktupphandlingar "
+          "annonseras inte och finns inte här. Kommunala bolag placeras bara via den egna köparlistan.")
 FLAG_SV = "Uppgiften är frivillig i annonsen: saknas den betyder det 'ej angivet', inte 'nej' (se täckning)."
 
 # Swedish definition and caveat of every indicator (what stakeholders read by default)
@@ -192,6 +210,12 @@ SWEDISH: dict[str, tuple[str, str]] = {
     "sp_innovation_share": ("Andel upphandlingar som är innovationsupphandlingar (BT-06 inn-pur eller någon kod i BT-776).",
                             TED_SV + " " + FLAG_SV),
     "sp_green_share": ("Andel upphandlingar med miljöhänsyn (BT-06 env-imp, BT-774 eller BT-805).", TED_SV + " " + FLAG_SV),
+    "sp_reserved_share_all": ("Andel av alla annonserade upphandlingar (över och under EU:s tröskelvärden, "
+                              "Upphandlingsmyndighetens statistikdatabas) där deltagandet eller genomförandet var "
+                              "reserverat.", UHM_SV),
+    "sp_social_share_all": ("Andel av alla annonserade upphandlingar (Upphandlingsmyndighetens statistikdatabas) "
+                            "som är socialt hållbara upphandlingar, dvs. har krav som syftar till sociala mål.",
+                            UHM_SV + " Uppgiften saknas för de flesta upphandlingar (se täckning)."),
     "sp_single_bidder_share": ("Andel tilldelade delkontrakt som fick exakt ett anbud (BT-759).", TED_SV),
     "sc_ideburen_award_share_lots": ("Andel tilldelade delkontrakt där en vinnare är en idéburen organisation (ideell "
                                      "förening, trossamfund, stiftelse, registrerad hos Kammarkollegiet eller känt "

@@ -57,4 +57,8 @@ COMMENT ON TABLE meta.snapshot IS 'Raw snapshots behind the loaded data (sha256,
 COMMENT ON TABLE marts.indicator_comparison IS 'Each municipality''s value beside its county, the country and its comparison group (size group by population 20–64; the group value pools members'' numerators and denominators)';
 COMMENT ON TABLE core.municipality_group IS 'Comparison group of every municipality: size group by population aged 20–64 (SCB BAS, latest month); definitions in core.municipality_group_definition';
 COMMENT ON TABLE marts.data_coverage IS 'Per year: how buyers were placed (location_method), how many winners matched an organisation, which currencies tender values are in';
+COMMENT ON TABLE core.national_procurement IS 'Every procurement advertised in Sweden (Upphandlingsmyndigheten''s statistics database, uhm-db), lots folded; flags NULL where the database has no information';
+COMMENT ON TABLE core.national_procurement_buyer IS 'Buyers of the advertised procurements with Upphandlingsmyndigheten''s sub-sector and our placement (location_method)';
+COMMENT ON TABLE core.national_procurement_region IS 'Regions an advertised procurement counts in: its buyers'' municipalities and counties, and 00';
+COMMENT ON TABLE marts.ted_coverage IS 'Per region and year: advertised procurements of the region''s buyers (uhm-db), TED procedures placed there, TED''s share';
 COMMENT ON TABLE marts.national_benchmark IS 'Upphandlingsmyndigheten''s national figures beside what TED holds for Sweden (ted_share_percent: how much of all advertised procurement the sp_ indicators see)';

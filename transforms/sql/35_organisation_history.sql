@@ -5,9 +5,12 @@
 -- opens a new one, dated by the newest register snapshot behind core.organisation (its fetch date).
 -- A build on the same date replaces that date's rows; a build whose snapshots are older than the
 -- history's newest date leaves the history alone (the past is not rewritten).
+-- (rows staged without a snapshot record — hand-staged fixtures — are dated by the build)
 SET VARIABLE history_as_of = (
-    SELECT max(s.fetched_at)::DATE FROM meta.snapshot s
-    WHERE s.snapshot_id IN (SELECT DISTINCT _snapshot_id FROM core.organisation));
+    SELECT CASE WHEN count(*) > 0 THEN coalesce(
+        (SELECT max(s.fetched_at)::DATE FROM meta.snapshot s
+         WHERE s.snapshot_id IN (SELECT DISTINCT _snapshot_id FROM core.organisation)), current_date) END
+    FROM core.organisation);
 SET VARIABLE history_ok = getvariable('history_as_of') IS NOT NULL
     AND getvariable('history_as_of') >= coalesce((SELECT max(valid_from) FROM history.organisation_class),
                                                  DATE '0001-01-01');

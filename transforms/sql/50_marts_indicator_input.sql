@@ -55,4 +55,12 @@ UNION ALL SELECT DISTINCT 'sc_public_civil_contracts', r.region_code, a.year, 'p
 UNION ALL SELECT 'sc_reserved_award_value', a.region_code, a.year, 'lot', a.procedure_id || '/' || a.lot_id,
                  coalesce(p.reserved, false), coalesce(p.reserved_stated, false), a.sek_amount
           FROM awarded a JOIN core.procedure p USING (procedure_id)
+-- every advertised procurement (Upphandlingsmyndigheten's statistics database), where its buyers are
+UNION ALL SELECT 'sp_reserved_share_all', r.region_code, n.year, 'procurement', n.procurement_id,
+                 coalesce(n.reserved OR n.reserved_execution, false),
+                 n.reserved IS NOT NULL OR n.reserved_execution IS NOT NULL, NULL
+          FROM core.national_procurement n JOIN core.national_procurement_region r USING (procurement_id)
+UNION ALL SELECT 'sp_social_share_all', r.region_code, n.year, 'procurement', n.procurement_id,
+                 coalesce(n.social, false), n.social IS NOT NULL, NULL
+          FROM core.national_procurement n JOIN core.national_procurement_region r USING (procurement_id)
 ORDER BY indicator_id, region_code, period, record_id;

@@ -41,3 +41,25 @@ SELECT u.year, u.measure, u.value AS national_value, u.unit, u.source_url,
        CASE WHEN u.measure = 'share_with_social_requirements' THEN s.value END AS ted_social_share
 FROM uhm u LEFT JOIN ted t ON t.year = u.year LEFT JOIN social s ON s.year = u.year
 ORDER BY u.year, u.measure;
+
+-- How much of what is advertised TED holds, per region and year: the procurements of the region's
+-- buyers in Upphandlingsmyndigheten's statistics database against the TED procedures with a
+-- competition notice placed in the same region. A low share means the sp_ indicators from TED see
+-- little of the region's procurement; the *_all indicators see all of it.
+CREATE OR REPLACE TABLE marts.ted_coverage AS
+WITH advertised AS (
+    SELECT r.region_code, n.year, count(*) AS advertised,
+           count(*) FILTER (WHERE n.directive) AS advertised_above_thresholds
+    FROM core.national_procurement n JOIN core.national_procurement_region r USING (procurement_id)
+    GROUP BY ALL
+),
+ted AS (
+    SELECT r.region_code, p.year, count(DISTINCT p.procedure_id) AS ted_procedures
+    FROM core.procedure p JOIN core.procedure_region r USING (procedure_id)
+    WHERE p.has_competition_notice GROUP BY ALL
+)
+SELECT a.region_code, a.year, a.advertised, a.advertised_above_thresholds,
+       coalesce(t.ted_procedures, 0) AS ted_procedures,
+       round(100 * coalesce(t.ted_procedures, 0) / a.advertised, 1)::DECIMAL(9,1) AS ted_share_percent
+FROM advertised a LEFT JOIN ted t USING (region_code, year)
+ORDER BY a.region_code, a.year;
