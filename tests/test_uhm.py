@@ -78,4 +78,4 @@ def test_fetch_explains_how_to_load_the_figures():
         uhm.fetch(FetchContext())
     message = str(err.value)
     assert "\n" not in message
-    assert "API is unverified" in message and "krafter ingest uhm --file" in message
+    assert "krafter ingest uhm --file" in message and "`uhm-db`" in message
