@@ -229,3 +229,28 @@ def test_fetch_refuses_an_html_page_in_one_line_and_retries_a_503(httpserver, mo
     with pytest.raises(FetchError, match=r"^uhm-db: .*expected a CSV export, got text/html") as exc:
         uhm_db.fetch(FetchContext(since=date(2024, 1, 1), base_url=httpserver.url_for("/")))
     assert "\n" not in str(exc.value)
+
+
+def test_a_municipally_owned_buyer_is_placed_by_its_registered_postal_town(tmp_path):
+    """No register says who owns a municipal company; the database says it is municipally owned and
+    the register gives its postal town — the municipality of that name (method 'town')."""
+    register = tmp_path / "scb.txt"
+    columns = ["PeOrgNr", "Foretagsnamn", "Namn", "FtgStat", "JurForm", "Ng1", "PostNr", "PostOrt", "RegDatKtid"]
+    register.write_bytes(("\t".join(columns) + "\r\n" + "\t".join(
+        ["165561000505", "Stångåbostäder AB", "", "1", "49", "68201", "58222", "LINKÖPING", "19500101"]) + "\r\n"
+        + "\t".join(["162021005471", "Kammarkollegiet", "", "1", "81", "84110", "10314", "STOCKHOLM", "19000101"])
+        + "\r\n").encode("latin-1"))
+    home = tmp_path / "home"
+    spec = registry.get("scb-register")
+    assert ingest_snapshots(home, spec, store_files(SnapshotStore(home), spec, [register], "captured")).status == "loaded"
+    agency = "2024;KAMMARKOLLEGIET;2021005471;Statlig myndighet;;;;;;KK24001;;Ramavtal;2024-02-01;1"
+    _home(tmp_path, ("first.csv", export(ROWS + FILLER + [agency])))
+    con = connect_work(home)
+    assert con.execute("SELECT municipality_code, county_code, location_method FROM core.national_procurement_buyer "
+                       "WHERE procurement_id = 'KA24003'").fetchall() == [("0580", "05", "town")]
+    # a state agency is not placed by its town: it counts for the country only
+    assert con.execute("SELECT municipality_code, county_code, location_method FROM core.national_procurement_buyer "
+                       "WHERE procurement_id = 'KK24001'").fetchall() == [(None, None, "unresolved")]
+    assert con.execute("SELECT region_code FROM core.national_procurement_region "
+                       "WHERE procurement_id = 'KK24001'").fetchall() == [("00",)]
+    con.close()

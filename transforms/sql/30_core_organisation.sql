@@ -34,6 +34,7 @@ classified AS (
                 ELSE 'unknown' END AS status,
            coalesce(b.registration_date, s.registration_date) AS registration_date,
            b.deregistration_date, b.deregistration_reason,
+           coalesce(s.postal_town, b.postal_town) AS postal_town,
            CASE WHEN b.org_number IS NOT NULL THEN 'bolagsverket' WHEN s.org_number IS NOT NULL THEN 'scb-register'
                 WHEN r.org_number IS NOT NULL THEN 'ideburen' ELSE 'wise' END AS source,
            coalesce(b._snapshot_id, s._snapshot_id, r._snapshot_id, w._snapshot_id) AS _snapshot_id
@@ -48,7 +49,7 @@ SELECT c.org_number, c.name, c.legal_form, c.organisation_form,
        coalesce(lf.sector, CASE WHEN c.in_ideburen_register THEN 'civil_society' ELSE 'other' END) AS sector,
        (coalesce(lf.sector, '') = 'civil_society' OR c.in_ideburen_register OR c.is_wise) AS is_ideburen,
        c.in_ideburen_register, c.is_wise, c.sni, c.status, c.registration_date, c.deregistration_date,
-       c.deregistration_reason, c.in_bolagsverket, c.in_scb_register, c.source, c._snapshot_id
+       c.deregistration_reason, c.postal_town, c.in_bolagsverket, c.in_scb_register, c.source, c._snapshot_id
 FROM classified c
 LEFT JOIN core.legal_form lf ON lf.jurform = c.legal_form
 ORDER BY c.org_number;
