@@ -16,7 +16,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows import events, logs
-from schemas.prepare import IngestError, prepare_all
+from schemas.prepare import IngestError, prepare_all, release
 from schemas.registry import TABLES
 from sources import registry
 from sources.base import Fetched, FetchContext, ParseError
@@ -146,8 +146,12 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
             result = None
             if batch:
                 prepared = prepare_all(spec, batch)
-                result = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
-                              run_id=run_id or runs.current_run_id(), full_reload=full, unique_keys=unique_keys())
+                try:
+                    result = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
+                                  run_id=run_id or runs.current_run_id(), full_reload=full,
+                                  unique_keys=unique_keys())
+                finally:
+                    release(prepared)
         finally:
             con.close()
         checkpoint("after-load")

@@ -97,13 +97,36 @@ def _prepare_in_worker(source_id: str, snaps: list[Snapshot]) -> list[Prepared]:
     return prepare_group(registry.get(source_id), snaps)
 
 
+class _SnapshotStream:
+    """One snapshot's block from a ``_ParallelBatch``; ``close`` stops the whole batch's pool (what
+    ``release`` does when ``land`` stops early)."""
+
+    def __init__(self, batch: "_ParallelBatch", i: int):
+        self.batch, self.i = batch, i
+
+    def __iter__(self) -> Iterator[Block]:
+        return self.batch.stream(self.i)
+
+    def close(self) -> None:
+        self.batch.close()
+
+
+def release(prepared: list[Prepared]) -> None:
+    """Stop what the streams ``land`` did not consume still hold (a process pool, a read-ahead
+    thread); call it after ``land``, whether it returned or raised."""
+    for p in prepared:
+        close = getattr(p.stream, "close", None)
+        if close is not None:
+            close()
+
+
 class _ParallelBatch:
     """Groups of a batch's snapshots prepared by a process pool, handed out in batch order.
 
     The pool starts when ``land`` asks for the first snapshot (a batch found unchanged in the
     ledger never starts one) and keeps at most two groups per worker queued or done ahead of
     ``land``, so memory stays at a few groups' frames. It shuts down after the last group, or when
-    ``land`` stops early (its streams are closed)."""
+    ``release`` closes the streams ``land`` left (it stopped early, or raised)."""
 
     def __init__(self, spec: registry.SourceSpec, snaps: list[Snapshot], workers: int):
         self.spec, self.snaps, self.workers = spec, snaps, workers
@@ -123,9 +146,9 @@ class _ParallelBatch:
         self.done: dict[int, Prepared] = {}
 
     def prepared(self) -> list[Prepared]:
-        return [Prepared(snap, stream=self._stream(i)) for i, snap in enumerate(self.snaps)]
+        return [Prepared(snap, stream=_SnapshotStream(self, i)) for i, snap in enumerate(self.snaps)]
 
-    def _stream(self, i: int) -> Iterator[Block]:
+    def stream(self, i: int) -> Iterator[Block]:
         try:
             p = self._result(i)
         except BaseException:

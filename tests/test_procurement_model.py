@@ -180,3 +180,31 @@ def test_a_large_batch_is_prepared_by_worker_processes_with_the_same_result(tmp_
     assert [q for q in landed["quarantine"] if "not well-formed XML" in q] and len(landed["ted_notice"]) == 45
     again = ingest_snapshots(parallel, spec, stored)
     assert again.status == "unchanged" and not mp.active_children()
+
+
+def test_a_load_that_fails_part_way_stops_the_worker_pool(tmp_path, monkeypatch):
+    """When `land` raises while the pool still has groups to hand out, the pool is shut down at
+    once, not left running until the batch is garbage-collected."""
+    import multiprocessing as mp
+
+    from flows.ingest import sample_files
+    from schemas import prepare
+    from warehouse import load
+
+    spec = registry.get("ted")
+    monkeypatch.setenv("KRAFTER_WORKERS", "2")
+    monkeypatch.setattr(prepare, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(prepare, "GROUP_BYTES", 20_000)
+    calls = []
+    insert = load._Staging.insert
+
+    def failing_insert(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 12:
+            raise OSError("disk full")
+        return insert(self, *args, **kwargs)
+    monkeypatch.setattr(load._Staging, "insert", failing_insert)
+    stored = store_files(SnapshotStore(tmp_path), spec, sample_files("ted"), "synthetic")
+    with pytest.raises(OSError, match="disk full"):
+        ingest_snapshots(tmp_path, spec, stored)
+    assert len(calls) == 12 and not mp.active_children()
