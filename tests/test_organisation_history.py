@@ -106,3 +106,54 @@ def test_an_older_register_snapshot_does_not_rewrite_the_history(tmp_path):
     assert con.execute("SELECT legal_form, valid_from, valid_to FROM history.organisation_class").fetchall() == [
         ("49", D2, None)]
     con.close()
+
+
+def test_a_later_wise_list_dates_the_change_by_its_own_snapshot(tmp_path):
+    """The organisation's row names its SCB snapshot, but the change comes from the WISE list: the
+    history dates it by the list's snapshot, and the earlier classification stays as it was."""
+    home = tmp_path / "home"
+    _ingest(home, "scb-register", [_register(tmp_path, "scb.txt", [("5561000018", "Östgöta Bygg AB", "49")])],
+            fetched=D1)
+    _build(home)
+    wise = tmp_path / "wise.csv"
+    wise.write_text("org_number,name,source,date\n556100-0018,Östgöta Bygg AB,test,2025-02-01\n", encoding="utf-8")
+    _ingest(home, "wise", [wise], fetched=D2)
+    _build(home)
+    con = connect_work(home)
+    assert con.execute("SELECT is_wise, is_ideburen, valid_from, valid_to FROM history.organisation_class "
+                       "ORDER BY valid_from").fetchall() == [(False, False, D1, D2), (True, True, D2, None)]
+    con.close()
+
+
+def test_a_change_reverted_on_the_same_date_leaves_no_trace(tmp_path):
+    home = tmp_path / "home"
+    _ingest(home, "scb-register", [_register(tmp_path, "a.txt", [("5561000018", "Östgöta Bygg AB", "49")])],
+            fetched=D1)
+    _build(home)
+    _ingest(home, "scb-register", [_register(tmp_path, "b.txt", [("5561000018", "Östgöta Bygg ek. för.", "51")])],
+            fetched=D2)
+    _build(home)
+    _ingest(home, "scb-register", [_register(tmp_path, "c.txt", [("5561000018", "Östgöta Bygg AB", "49"),
+                                                                  ("5561000026", "Ny AB", "49")])], fetched=D2)
+    _build(home)
+    con = connect_work(home)
+    assert con.execute("SELECT org_number, legal_form, valid_from, valid_to FROM history.organisation_class "
+                       "ORDER BY org_number, valid_from").fetchall() == [
+        ("5561000018", "49", D1, None), ("5561000026", "49", D2, None)]
+    con.close()
+
+
+def test_a_winner_missing_from_a_skipped_history_is_still_classified_from_the_registers(tmp_path):
+    home = tmp_path / "home"
+    _ingest(home, "ted", [TED / "00460008-2024.xml"])
+    _ingest(home, "scb-register", [_register(tmp_path, "new.txt", [("5561000026", "Ny AB", "49")])], fetched=D2)
+    _build(home)
+    # an older register (the history is left alone) is now the loaded one
+    _ingest(home, "scb-register", [_register(tmp_path, "old.txt", [("5561000018", "Östgöta Bygg AB", "49")])],
+            fetched=D1)
+    _build(home)
+    con = connect_work(home)
+    assert con.execute("SELECT matched, sector, classified_as_of, classification_basis FROM core.award "
+                       "WHERE winner_org_number = '5561000018'").fetchall() == [
+        (True, "private", None, "current registers (no history)")]
+    con.close()

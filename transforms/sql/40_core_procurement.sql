@@ -202,9 +202,12 @@ SELECT a.procedure_id, a.notice_date AS award_notice_date, year(a.notice_date)::
        a.group_lead, a.group_size, a.tender_value, a.tender_currency,
        row_number() OVER (PARTITION BY a.notice_id, a.lot_id, a.tender_id
                           ORDER BY coalesce(a.group_lead, false) DESC, a.winner_org_ref) = 1 AS counts_value,
-       c.org_number IS NOT NULL AS matched, c.sector, c.is_ideburen, c.is_wise,
-       c.classified_as_of, c.classification_basis,
-       CASE WHEN c.org_number IS NULL THEN NULL
+       c.org_number IS NOT NULL OR o.org_number IS NOT NULL AS matched,
+       coalesce(c.sector, o.sector) AS sector, coalesce(c.is_ideburen, o.is_ideburen) AS is_ideburen,
+       coalesce(c.is_wise, o.is_wise) AS is_wise, c.classified_as_of,
+       CASE WHEN c.org_number IS NOT NULL THEN c.classification_basis
+            WHEN o.org_number IS NOT NULL THEN 'current registers (no history)' END AS classification_basis,
+       CASE WHEN c.org_number IS NULL AND o.org_number IS NULL THEN NULL
             WHEN o.org_number IS NULL THEN 'no longer in the registers'
             WHEN o.registration_date > a.notice_date THEN 'registered after the award'
             WHEN o.deregistration_date <= a.notice_date THEN 'deregistered before the award'
