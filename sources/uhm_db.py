@@ -86,8 +86,8 @@ SCHEMA: dict[str, pl.DataType] = {
 }
 REJECTED_SCHEMA = {"row_number": pl.Int64, "reason": pl.String}
 
-_MISSING = {"", "-", "uppgift saknas", "okänd", "okänt", "none", "null"}
-_NEGATIVE = re.compile(r"^(inte|inga|ingen|ej|nej|false)\b", re.IGNORECASE)
+_MISSING = {"", "-", "uppgift saknas", "saknas", "ej angivet", "okänd", "okänt", "vet ej", "none", "null"}
+_NEGATIVE = re.compile(r"^(inte|inga|ingen|inget|icke|ej|nej|false|0)\b", re.IGNORECASE)
 _CPV = re.compile(r"^\s*(\d{8})")
 _JOINED = "\x1f"          # a "; " inside a cell, kept while the line is split on ";"
 
@@ -134,21 +134,28 @@ def _int(cell) -> int | None:
     return int(value)
 
 
-def _csv_rows(data: bytes) -> list[list]:
-    """CSV rows; on ``;``-separated text a ``"; "`` is part of a cell (a multi-valued variable), not
-    a separator."""
+def _csv_rows(data: bytes) -> list[tuple[list, list | None]]:
+    """CSV rows, each as (cells, cells with every ``"; "`` kept inside its cell): a multi-valued
+    variable may be joined by ``"; "`` on a ``;``-separated line; which reading holds is decided
+    per row, once the header's width is known."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="replace")
     if "\x00" in text:
         raise ParseError("neither an xlsx workbook nor CSV text (binary data)")
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") >= first.count(",") else ","
-    if delimiter == ";":
-        text = text.replace("; ", _JOINED)
-    return [[c if c.strip() else None for c in row]
-            for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    sample = text[:4096]
+    delimiter = ";" if sample.count(";") >= sample.count(",") else ","
+
+    def read(t: str) -> list[list]:
+        return [[c if c.strip() else None for c in row] for row in csv.reader(io.StringIO(t), delimiter=delimiter)]
+    plain = read(text)
+    if delimiter != ";" or "; " not in text:
+        return [(row, None) for row in plain]
+    joined = read(text.replace("; ", _JOINED))
+    if len(joined) != len(plain):          # cannot happen (no quote or line break is touched); be safe
+        return [(row, None) for row in plain]
+    return list(zip(plain, joined))
 
 
 def _key(header) -> str | None:
@@ -167,19 +174,21 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
     """The procurements of one export (CSV or xlsx): ``uhm_db_procurement`` and the rows
     quarantined at parse time (``uhm_db_procurement_rejected``: row number and reason only)."""
     if data[:2] == b"PK" or data[:4] == b"\xd0\xcf\x11\xe0":
-        sheets = tabular.sheets(data)
+        sheets = [(title, [(r, None) for r in rows], True) for title, rows in tabular.sheets(data)]
     else:
         rows = _csv_rows(data)
         if not rows:
             raise ParseError("empty file")
-        sheets = [("csv", rows)]
-    for _title, rows in sheets:
-        at = next((i for i, r in enumerate(rows[:50]) if "procurement_id" in map(_key, r)), None)
+        sheets = [("csv", rows, False)]
+    for _title, rows, ragged in sheets:
+        at = next((i for i, (r, _) in enumerate(rows[:50]) if "procurement_id" in map(_key, r)), None)
         if at is not None:
             break
     else:
         raise ParseError("no header row with the variable 'Upphandlings-ID': export the table "
                          "'Antal upphandlingar' broken down by Upphandlings-ID (see README)")
+    rows = [plain if joined is None or len(plain) == len(rows[at][0]) or len(joined) != len(rows[at][0])
+            else joined for plain, joined in rows]
     header = rows[at]
     columns = {k: i for i, k in enumerate(map(_key, header)) if k is not None}
     missing = [v for v, c in (("Organisationsnummer för köpare", "buyer_org_number"),) if c not in columns]
@@ -193,9 +202,9 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
     for row_number, cells in enumerate(rows[at + 1:], start=1):
         if not any(c is not None and str(c).strip() for c in cells):
             continue
-        if len(cells) < len(header):
+        if len(cells) < len(header) and ragged:      # a sheet's row ends at its last filled cell
             cells = list(cells) + [None] * (len(header) - len(cells))
-        if len(cells) > len(header):
+        if len(cells) != len(header):
             rejected.append((row_number, f"expected {len(header)} fields, found {len(cells)}"))
             continue
 

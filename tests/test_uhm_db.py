@@ -48,8 +48,9 @@ FILLER = [f"2024;STOCKHOLMS STAD;2120000142;Kommun;;Inte direktivstyrd;Uppgift s
 
 def export(rows=ROWS, header=HEADER, sep=";") -> bytes:
     lines = [header] + rows
-    if sep != ";":
-        lines = [ln.replace(";", sep) for ln in lines]
+    if sep != ";":        # a cell holding the separator is quoted, as any CSV writer does
+        lines = [ln.replace("Antal upphandlingar, Summa", '"Antal upphandlingar, Summa"').replace(";", sep)
+                 for ln in lines]
     return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
@@ -76,9 +77,30 @@ def test_an_export_is_read_variable_by_variable():
 
 def test_flag_wordings():
     assert [uhm_db.flag(w) for w in ("Socialt hållbar upphandling", "Inte socialt hållbar upphandling",
-                                     "Inga anbudsområden", "Ej reserverad", "Nej", "Ja", "True", "False",
-                                     "Uppgift saknas", "", None, True)] == [
-        True, False, False, False, False, True, True, False, None, None, None, True]
+                                     "Inga anbudsområden", "Inget krav", "Icke reserverad", "Ej reserverad", "Nej",
+                                     "Ja", "True", "False", "1", "0", "Uppgift saknas", "Saknas", "", None, True)] == [
+        True, False, False, False, False, False, False, True, True, False, True, False, None, None, None, None, True]
+
+
+def test_a_semicolon_and_space_splits_cells_unless_the_row_needs_it_kept():
+    """'; ' joins the values of a multi-valued cell — but a cell may also just start with a space.
+    Which reading holds is decided per row by the header's width; a row that fits neither is
+    rejected, never shifted."""
+    header = "Upphandlings-ID;Organisationsnummer för köpare;Publiceringsdatum;Reserverad upphandling;Upphandlingens titel;Namn för köpare"
+    rows = ["X1;2120000449;2024-03-01; Inte reserverad upphandling;Städ;LINKÖPINGS KOMMUN",   # a leading space
+            "X2;2120000449;2024-03-01;Inte reserverad upphandling;Städ; fönsterputs;LINKÖPINGS KOMMUN",  # a joined cell
+            "X3;2120000449;2024-03-01;Inte reserverad upphandling;Städ",                        # one field short
+            "X4;2120000449;2024-03-01;Inte reserverad upphandling;A;B;C;D"]                      # too many either way
+    frames = uhm_db.parse(export(rows, header), "x.csv")
+    assert frames["uhm_db_procurement"].select("procurement_id", "reserved", "title", "buyer_name").rows() == [
+        ("X1", False, "Städ", "LINKÖPINGS KOMMUN"), ("X2", False, "Städ; fönsterputs", "LINKÖPINGS KOMMUN")]
+    assert frames["uhm_db_procurement_rejected"].rows() == [(3, "expected 6 fields, found 5"),
+                                                            (4, "expected 6 fields, found 8")]
+
+
+def test_a_title_line_with_commas_above_a_semicolon_header_is_skipped():
+    data = export(ROWS[:1], "Antal upphandlingar, per upphandling, 2024\n" + HEADER)
+    assert uhm_db.parse(data, "x.csv")["uhm_db_procurement"]["procurement_id"].to_list() == ["MA24001"]
 
 
 def test_comma_separated_group_prefixed_and_xlsx_exports_read_the_same():
