@@ -23,7 +23,7 @@ from sources.base import Fetched, FetchContext, ParseError
 from sources.http import FetchError
 from sources.snapshot import Snapshot, SnapshotStore
 from warehouse import manifest, runs
-from warehouse.db import connect_work
+from warehouse.db import connect_work, quote_ident
 from warehouse.faults import checkpoint
 from warehouse.load import land, last_code_version, loaded_snapshots
 from warehouse.lock import writer_lock
@@ -75,7 +75,8 @@ def unique_keys() -> dict[str, list[str]]:
 
 def retention() -> int:
     """Raw snapshots kept per replace-mode source: ``$KRAFTER_KEEP_SNAPSHOTS`` (default 10).
-    Append-mode sources (TED notices) keep every snapshot: each holds different notices."""
+    Append-mode sources (TED notices) keep every snapshot: each holds different notices; a
+    partitioned one (uhm-db) keeps these and every snapshot whose rows are still landed."""
     return int(os.environ.get("KRAFTER_KEEP_SNAPSHOTS", "10"))
 
 
@@ -117,6 +118,20 @@ def store_fetched(store: SnapshotStore, spec: registry.SourceSpec, fetched: list
     return stored
 
 
+def landed_shas(home: Path, tables) -> set[str]:
+    """sha256 of the snapshots whose rows are still in the given staging tables."""
+    con = connect_work(home)
+    try:
+        shas: set[str] = set()
+        for table in tables:
+            shas |= {r[0] for r in con.execute(
+                f"SELECT DISTINCT s.sha256 FROM staging.{quote_ident(table)} t "
+                f"JOIN meta.snapshot s ON s.snapshot_id = t._snapshot_id").fetchall()}
+        return shas
+    finally:
+        con.close()
+
+
 def choose_batch(con, spec: registry.SourceSpec, store: SnapshotStore, current: list[Snapshot],
                  version: str) -> tuple[list[Snapshot], bool]:
     """Which snapshots to land now, and whether it is a full reload of an append-mode source."""
@@ -149,7 +164,7 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
                 try:
                     result = land(con, spec.id, spec.mode, spec.reject_share, prepared, version,
                                   run_id=run_id or runs.current_run_id(), full_reload=full,
-                                  unique_keys=unique_keys())
+                                  unique_keys=unique_keys(), partition=spec.partition)
                 finally:
                     release(prepared)
         finally:
@@ -169,6 +184,9 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
         if spec.mode == "replace":
             # retention: keep the newest N raw snapshots (and the batch just landed)
             store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch})
+        elif spec.partition and result.status == "loaded":
+            # a partition's older snapshots are superseded: keep the newest N and every one still landed
+            store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch} | landed_shas(home, result.tables))
     log = logs.logger()
     shas = [s.sha256 for s in batch]
     if result.status == "loaded":

@@ -22,6 +22,9 @@ class SourceSpec:
     licence: str
     url: str
     fetchable: bool = True  # False: no machine-readable download; only `krafter ingest ID --file`
+    # append mode whose snapshots each hold whole partitions by this column (uhm-db: a year's export):
+    # a partition's newest snapshot replaces the rows older snapshots gave it
+    partition: str | None = None
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -45,7 +48,7 @@ SOURCES: dict[str, SourceSpec] = {s.id: s for s in [
                "https://www.upphandlingsmyndigheten.se/statistik/", fetchable=False),
     SourceSpec("uhm-db", "procurement", "Upphandlingsmyndigheten's statistics database: every advertised procurement",
                "sources.uhm_db", 92, 0.05, "append", "open data; cite Upphandlingsmyndigheten and date",
-               "https://www.upphandlingsmyndigheten.se/statistik/statistikdatabasen/"),
+               "https://www.upphandlingsmyndigheten.se/statistik/statistikdatabasen/", partition="year"),
     SourceSpec("bolagsverket", "organisations", "Bolagsverket bulk file (high-value dataset)",
                "sources.bolagsverket", 7, 0.02, "replace", "HVD (CC BY 4.0 or more permissive); attribute Bolagsverket",
                "https://vardefulla-datamangder.bolagsverket.se/bolagsverket/bolagsverket_bulkfil.zip"),

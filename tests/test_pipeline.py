@@ -203,3 +203,17 @@ def test_coverage_of_the_procurement_data_is_reported(demo_home):
     row = con.execute("SELECT national_value, ted_value, ted_share_percent FROM marts.national_benchmark "
                       "WHERE year = '2024' AND measure = 'advertised_procurements'").fetchall()[0]
     assert row == (Decimal("17575.00"), 9, Decimal("0.1"))
+
+
+def test_ted_coverage_sets_ted_against_every_advertised_procurement(demo_home):
+    """The bundled statistics-database export holds 299 procurements of Östergötland's buyers in
+    2024 (141 above the thresholds); TED holds the county's six procedures with a competition
+    notice — the same six behind sp_reserved_share — so it sees 2 % of them."""
+    con = published(demo_home)
+    rows = con.execute("SELECT region_code, advertised, advertised_above_thresholds, ted_procedures, ted_share_percent "
+                       "FROM marts.ted_coverage WHERE year = '2024' AND region_code IN ('05', '0580', '00') "
+                       "ORDER BY region_code").fetchall()
+    assert rows == [("00", 531, 251, 9, Decimal("1.7")), ("05", 299, 141, 6, Decimal("2.0")),
+                    ("0580", 64, 31, 0, Decimal("0.0"))]
+    assert value_row(con, "sp_reserved_share", "05", "2024")[2] == Decimal("6")
+    assert value_row(con, "sp_reserved_share_all", "05", "2024")[2] == Decimal("299")

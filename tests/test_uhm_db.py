@@ -3,6 +3,7 @@ export format, the per-procurement model, the *_all indicators, TED's coverage a
 from __future__ import annotations
 
 import io
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -149,8 +150,8 @@ def _home(tmp_path: Path, *files: tuple[str, bytes], fetched: list[str] | None =
 
 
 def test_procurements_are_folded_placed_and_counted_where_their_buyers_are(tmp_path):
-    # a later export of the same year corrects MA24001: no longer reserved
-    corrected = [ROWS[0].replace("Reserverad upphandling;", "Inte reserverad upphandling;"), ROWS[1]]
+    # a later export of the same year (a whole year, as every export) corrects MA24001: no longer reserved
+    corrected = [ROWS[0].replace("Reserverad upphandling;", "Inte reserverad upphandling;")] + ROWS[1:] + FILLER
     home = _home(tmp_path, ("first.csv", export(ROWS + FILLER)), ("second.csv", export(corrected)),
                  fetched=["2024-06-01T06:00:00+00:00", "2024-09-01T06:00:00+00:00"])
     con = connect_work(home)
@@ -276,3 +277,38 @@ def test_a_municipally_owned_buyer_is_placed_by_its_registered_postal_town(tmp_p
     assert con.execute("SELECT region_code FROM core.national_procurement_region "
                        "WHERE procurement_id = 'KK24001'").fetchall() == [("00",)]
     con.close()
+
+
+def test_a_newer_export_of_a_year_replaces_that_year_only(tmp_path, monkeypatch):
+    """Each export holds a whole year: the newest snapshot of a year replaces what older ones gave
+    it (a withdrawn procurement disappears), other years stay, and superseded raw snapshots beyond
+    the retention are pruned — a nightly fetch of the current year does not pile up."""
+    monkeypatch.setenv("KRAFTER_KEEP_SNAPSHOTS", "1")
+    spec = registry.get("uhm-db")
+    home = tmp_path / "home"
+    store = SnapshotStore(home)
+    y2025 = [r.replace("2024", "2025").replace("MA24001", "MA25001") for r in ROWS[:2]]
+
+    def ingest(name: str, rows: list[str], fetched: str) -> None:
+        time.sleep(1.1)                  # snapshots are ordered by their store time (whole seconds)
+        path = tmp_path / name
+        path.write_bytes(export(rows))
+        summary = ingest_snapshots(home, spec, store_files(store, spec, [path], "captured"))
+        assert summary.status == "loaded", summary.message
+        con = connect_work(home)
+        con.execute("UPDATE meta.snapshot SET fetched_at = ?::TIMESTAMPTZ WHERE snapshot_id = ?",
+                    [fetched, summary.snapshots[0]])
+        con.close()
+
+    ingest("2024-a.csv", ROWS[:4], "2025-01-10T06:00:00+00:00")
+    ingest("2025-a.csv", y2025, "2025-01-10T06:00:00+00:00")
+    ingest("2024-b.csv", ROWS[:2] + ROWS[3:4], "2025-02-10T06:00:00+00:00")     # EA24002 withdrawn
+    con = connect_work(home)
+    assert con.execute("SELECT year, procurement_id, count(*) FROM staging.uhm_db_procurement "
+                       "GROUP BY ALL ORDER BY ALL").fetchall() == [
+        (2024, "KA24003", 1), (2024, "MA24001", 2), (2025, "MA25001", 2)]
+    build(con)
+    assert con.execute("SELECT procurement_id FROM core.national_procurement ORDER BY 1").fetchall() == [
+        ("KA24003",), ("MA24001",), ("MA25001",)]
+    con.close()
+    assert sorted(s.name for s in store.list("uhm-db")) == ["2024-b.csv", "2025-a.csv"]

@@ -336,6 +336,22 @@ def _quarantine_duplicates(con, source: str, table: str, keys: list[str], now: d
     return n
 
 
+def _keep_newest_partitions(con, table: str, column: str, batch: list[str]) -> int:
+    """Delete the rows of ``table`` whose partition has a newer snapshot; returns how many of them
+    were this batch's own (a full reload re-reads old and new snapshots of a partition together)."""
+    ident, col = quote_ident(table), quote_ident(column)
+    if column not in {c for c, _ in _table_columns(con, table) or []}:
+        return 0
+    newest = (f"SELECT p, sid FROM (SELECT DISTINCT t.{col} AS p, t._snapshot_id AS sid, s.fetched_at AS f "
+              f"FROM staging.{ident} t LEFT JOIN meta.snapshot s ON s.snapshot_id = t._snapshot_id) "
+              f"QUALIFY row_number() OVER (PARTITION BY p ORDER BY f DESC NULLS LAST, sid DESC) = 1")
+    stale = f"({col}, _snapshot_id) NOT IN ({newest})"
+    own = con.execute(f"SELECT count(*) FROM staging.{ident} WHERE {stale} AND _snapshot_id IN "
+                      f"(SELECT unnest(?::VARCHAR[]))", [batch]).fetchall()[0][0]
+    con.execute(f"DELETE FROM staging.{ident} WHERE {stale}")
+    return own
+
+
 def _consume(prepared: list[Prepared], tallies: list[_Tally], staging: _Staging) -> None:
     """Every block of every snapshot into staging; a stream that fails part-way is taken out again
     and its snapshot marked with the error."""
@@ -358,8 +374,12 @@ def _consume(prepared: list[Prepared], tallies: list[_Tally], staging: _Staging)
 
 def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: float,
          prepared: list[Prepared], code_version: str, run_id: str | None = None,
-         full_reload: bool = False, unique_keys: dict[str, list[str]] | None = None) -> LoadResult:
+         full_reload: bool = False, unique_keys: dict[str, list[str]] | None = None,
+         partition: str | None = None) -> LoadResult:
     """Land a batch in one transaction, or reject it (ledger + quarantine only) with a one-line reason.
+
+    ``partition`` (append mode): each snapshot holds whole partitions by that column; after the
+    batch is in, every partition keeps only the rows of its newest snapshot (by fetch time).
 
     Blocks are inserted as they come (a streamed snapshot is parsed and validated while it lands);
     whether the batch is rejected is known only at the end, and then the transaction's data is
@@ -434,6 +454,14 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
             finally:
                 con.unregister("_q")
                 con.unregister("_s")
+            if status == "loaded" and partition and per_table:
+                for name in per_table:
+                    per_table[name] -= _keep_newest_partitions(con, name, partition, snap_ids)
+                rows_loaded = sum(per_table.values())
+                # what superseded snapshots had quarantined is no longer part of the dataset
+                still = " UNION ".join(f"SELECT _snapshot_id FROM staging.{quote_ident(t)}" for t in per_table)
+                con.execute(f"DELETE FROM meta.quarantine WHERE source = ? AND snapshot_id NOT IN "
+                            f"(SELECT unnest(?::VARCHAR[])) AND snapshot_id NOT IN ({still})", [source, snap_ids])
             if status == "loaded" and mode == "replace" and (len(prepared) > 1 or blocks > len(prepared)):
                 # uniqueness across snapshots and blocks (pandera sees one block at a time)
                 for name in per_table:

@@ -53,10 +53,21 @@ WITH advertised AS (
     FROM core.national_procurement n JOIN core.national_procurement_region r USING (procurement_id)
     GROUP BY ALL
 ),
+-- TED procedures counted in a region only through buyers placed as uhm-db buyers can be (curated,
+-- register, name; by town only municipal companies), so that both sides count the same buyers
 ted AS (
     SELECT r.region_code, p.year, count(DISTINCT p.procedure_id) AS ted_procedures
+    FROM core.procedure p
+    JOIN core.buyer b USING (procedure_id)
+    CROSS JOIN LATERAL (SELECT unnest([b.municipality_code, b.county_code]) AS region_code) r
+    WHERE p.has_competition_notice AND b.country = 'SWE' AND r.region_code IS NOT NULL
+      AND (b.location_method IN ('curated', 'register', 'name')
+           OR (b.location_method = 'town' AND b.buyer_class = 'municipal_company'))
+    GROUP BY ALL
+    UNION ALL
+    SELECT '00', p.year, count(DISTINCT p.procedure_id)
     FROM core.procedure p JOIN core.procedure_region r USING (procedure_id)
-    WHERE p.has_competition_notice GROUP BY ALL
+    WHERE p.has_competition_notice AND r.region_code = '00' GROUP BY ALL
 )
 SELECT a.region_code, a.year, a.advertised, a.advertised_above_thresholds,
        coalesce(t.ted_procedures, 0) AS ted_procedures,
