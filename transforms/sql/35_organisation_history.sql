@@ -19,16 +19,17 @@ SET VARIABLE history_ok = getvariable('history_as_of') IS NOT NULL
     AND getvariable('history_as_of') >= coalesce((SELECT max(valid_from) FROM history.organisation_class),
                                                  DATE '0001-01-01');
 
+-- what a history row records (NULLs compare as values)
+CREATE OR REPLACE TEMP MACRO class_of(r) AS (r.legal_form, r.organisation_form, r.sector, r.is_ideburen,
+                                             r.in_ideburen_register, r.is_wise);
+
 CREATE OR REPLACE TEMP TABLE _history_changed AS
 SELECT o.org_number, o.legal_form, o.organisation_form, o.sector, o.is_ideburen, o.in_ideburen_register,
        o.is_wise, o._snapshot_id
 FROM core.organisation o
 LEFT JOIN history.organisation_class h ON h.org_number = o.org_number AND h.valid_to IS NULL
 WHERE getvariable('history_ok')
-  AND (h.org_number IS NULL
-       OR h.legal_form IS DISTINCT FROM o.legal_form OR h.organisation_form IS DISTINCT FROM o.organisation_form
-       OR h.sector IS DISTINCT FROM o.sector OR h.is_ideburen IS DISTINCT FROM o.is_ideburen
-       OR h.in_ideburen_register IS DISTINCT FROM o.in_ideburen_register OR h.is_wise IS DISTINCT FROM o.is_wise);
+  AND (h.org_number IS NULL OR class_of(h) IS DISTINCT FROM class_of(o));
 
 CREATE OR REPLACE TEMP TABLE _history_ended AS
 SELECT org_number FROM _history_changed
@@ -50,9 +51,7 @@ CREATE OR REPLACE TEMP TABLE _history_reverted AS
 SELECT o.org_number FROM history.organisation_class o
 JOIN history.organisation_class c ON c.org_number = o.org_number AND c.valid_to = o.valid_from
 WHERE getvariable('history_ok') AND o.valid_to IS NULL AND o.valid_from = getvariable('history_as_of')
-  AND NOT (c.legal_form IS DISTINCT FROM o.legal_form OR c.organisation_form IS DISTINCT FROM o.organisation_form
-           OR c.sector IS DISTINCT FROM o.sector OR c.is_ideburen IS DISTINCT FROM o.is_ideburen
-           OR c.in_ideburen_register IS DISTINCT FROM o.in_ideburen_register OR c.is_wise IS DISTINCT FROM o.is_wise);
+  AND class_of(c) IS NOT DISTINCT FROM class_of(o);
 DELETE FROM history.organisation_class
 WHERE valid_to IS NULL AND valid_from = getvariable('history_as_of')
   AND org_number IN (SELECT org_number FROM _history_reverted);
