@@ -42,6 +42,14 @@ TEXT = {
         "gate_caption": "Värden som ändrats mer än tröskeln (granska innan utgåvan sprids)",
         "gate_cols": ["Indikator", "Område", "Period", "Kön", "Förut", "Nu"],
         "alt": "Tabell: {title}. {rows} rader och {cols} kolumner; samma siffror finns som CSV och XLSX.",
+        "coverage_title": "Hur mycket ser TED? Annonserade upphandlingar och TED",
+        "coverage_cols": {"year": "År", "advertised": "Annonserade upphandlingar",
+                          "advertised_above_thresholds": "varav direktivstyrda", "ted_procedures": "I TED",
+                          "ted_share_percent": "TED:s andel"},
+        "coverage_note": ("Annonserade upphandlingar: alla som annonserats i en registrerad annonsdatabas, enligt "
+                          "Upphandlingsmyndighetens statistikdatabas, räknade där köparen finns. I TED: förfaranden med "
+                          "en konkurrensutsättande annons i TED för samma köpare. Indikatorerna som bygger på TED "
+                          "ser bara TED:s andel; de som slutar på \"alla annonserade upphandlingar\" ser alla."),
     },
     "en": {
         "title": "Joint forces — social procurement, collaboration and the labour market",
@@ -62,6 +70,14 @@ TEXT = {
         "gate_caption": "Values that moved beyond the threshold (review before the edition is shared)",
         "gate_cols": ["Indicator", "Area", "Period", "Sex", "Before", "Now"],
         "alt": "Table: {title}. {rows} rows and {cols} columns; the same figures are in the CSV and XLSX files.",
+        "coverage_title": "How much does TED see? Advertised procurements and TED",
+        "coverage_cols": {"year": "Year", "advertised": "Advertised procurements",
+                          "advertised_above_thresholds": "of which directive-governed", "ted_procedures": "In TED",
+                          "ted_share_percent": "TED's share"},
+        "coverage_note": ("Advertised procurements: all advertised in a registered notice database, from "
+                          "Upphandlingsmyndigheten's statistics database, counted where the buyer is. In TED: "
+                          "procedures with a competition notice in TED for the same buyers. Indicators built on TED "
+                          "see only TED's share; those ending in \"all advertised procurements\" see all of them."),
     },
 }
 LOCALE = {"sv": "sv", "en": "en"}
@@ -71,7 +87,8 @@ STATUS = {"sv": {"final": "slutlig", "preliminary": "preliminär", "suppressed":
                  "break": "series break"}}
 SOURCE_NAMES = {"pxweb": "SCB, BAS (PxWebApi)", "ted": "TED (EU:s publikationsbyrå)", "bolagsverket": "Bolagsverket",
                 "scb-register": "SCB företagsregister", "ideburen": "Kammarkollegiet", "wise": "egen lista (ASF)",
-                "kolada": "Kolada (RKA)", "af": "Arbetsförmedlingen", "iop": "egen lista (IOP)"}
+                "kolada": "Kolada (RKA)", "af": "Arbetsförmedlingen", "iop": "egen lista (IOP)",
+                "uhm-db": "Upphandlingsmyndigheten, statistikdatabasen", "uhm": "Upphandlingsmyndigheten"}
 
 
 @dataclass
@@ -105,6 +122,7 @@ def load_marts(home: Path) -> dict:
         comparison = con.sql("SELECT c.indicator_id, c.region_code, c.period, c.sex, c.group_value, g.name_sv AS group_sv, "
                              "g.name_en AS group_en FROM marts.indicator_comparison c "
                              "LEFT JOIN core.municipality_group g USING (region_code)").pl()
+        coverage = con.sql("SELECT * FROM marts.ted_coverage").pl()
         snapshots = [dict(zip(("source", "sha256", "kind", "fetched_at"), r)) for r in con.execute(
             "SELECT s.source, s.sha256, s.kind, s.fetched_at FROM meta.snapshot s JOIN "
             "(SELECT DISTINCT source, unnest(snapshots) AS sha FROM meta.loads WHERE status = 'loaded') l "
@@ -112,7 +130,7 @@ def load_marts(home: Path) -> dict:
     finally:
         con.close()
     return {"values": values, "catalogue": catalogue, "info": info, "regions": regions, "snapshots": snapshots,
-            "comparison": comparison}
+            "comparison": comparison, "coverage": coverage}
 
 
 def _fmt(gt: GT, lang: str, columns: list[str], unit: str = "percent") -> GT:
@@ -245,6 +263,25 @@ def theme_table(m: dict, theme: str, county: str, lang: str) -> tuple[GT | None,
     return gt, frame
 
 
+def coverage_table(m: dict, county: str, lang: str) -> tuple[GT | None, pl.DataFrame]:
+    """Per year, for the county, the country and the county's municipalities: the procurements
+    advertised by their buyers (Upphandlingsmyndigheten's statistics database) and how many TED holds."""
+    t = TEXT[lang]
+    regions = _focus_regions(m, county).with_row_index("_o")
+    frame = (m["coverage"].join(regions, on="region_code")
+             .sort("_o", "year").select(pl.col("name").alias("region"), "year", "advertised",
+                                        "advertised_above_thresholds", "ted_procedures",
+                                        pl.col("ted_share_percent").cast(pl.Float64)))
+    if frame.height == 0:
+        return None, frame
+    cols = t["coverage_cols"]
+    gt = (GT(frame, rowname_col="year", groupname_col="region").tab_header(title=t["coverage_title"])
+          .cols_label(**{c: cols[c] for c in cols if c != "year"}))
+    gt = _fmt(gt, lang, ["advertised", "advertised_above_thresholds", "ted_procedures"], unit="count")
+    gt = _fmt(gt, lang, ["ted_share_percent"])
+    return gt.tab_source_note(t["coverage_note"]), frame
+
+
 PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
@@ -347,6 +384,9 @@ def build_report(home: Path, county: str = "05", lang: str = "sv", edition: str 
     for theme in TEXT["sv"]["themes"]:
         gt, frame = theme_table(m, theme, county, lang)
         tables.append((theme, t["themes"][theme], gt, frame))
+        if theme == "social_procurement":
+            gt, frame = coverage_table(m, county, lang)
+            tables.append(("ted_coverage", t["coverage_title"], gt, frame))
     written, alts, jobs, parts = [], {}, [], []
     for table_id, title, gt, frame in tables:
         if gt is None:

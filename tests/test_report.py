@@ -109,3 +109,16 @@ def test_explain_errors_are_one_line(demo_home):
                                  "--home", str(demo_home)])
     assert result.exit_code == 1
     assert "no value for region 05, period 1999" in result.output
+
+
+def test_the_report_says_how_much_of_the_advertised_procurement_ted_sees(home):
+    result = build_report(home, edition="2026-12-01", png=False)
+    assert "ted_coverage" in result.tables
+    table = pl.read_parquet(result.edition_dir / "tables" / "ted_coverage.parquet")
+    county = table.filter((pl.col("region") == "Östergötlands län") & (pl.col("year") == "2024")).row(0, named=True)
+    assert (county["advertised"], county["advertised_above_thresholds"], county["ted_procedures"],
+            county["ted_share_percent"]) == (299, 141, 6, 2.0)
+    page = (result.edition_dir / "index.html").read_text(encoding="utf-8")
+    assert "Hur mycket ser TED?" in page and "Upphandlingsmyndighetens statistikdatabas" in page
+    # the indicators for all advertised procurements are in the social-procurement table
+    assert "Andel reserverade upphandlingar (alla annonserade upphandlingar)" in page
