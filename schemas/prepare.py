@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import logging
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
 import polars as pl
@@ -18,7 +20,11 @@ from sources import registry
 from sources.base import ParseError
 from sources.bulkfile import prefetched
 from sources.snapshot import Snapshot
+from warehouse.faults import checkpoint
 from warehouse.load import Block, Prepared
+
+
+log = logging.getLogger("krafter.prepare")
 
 
 class IngestError(RuntimeError):
@@ -94,6 +100,7 @@ def default_workers() -> int:
 
 
 def _prepare_in_worker(source_id: str, snaps: list[Snapshot]) -> list[Prepared]:
+    checkpoint("in-worker")
     return prepare_group(registry.get(source_id), snaps)
 
 
@@ -144,6 +151,7 @@ class _ParallelBatch:
         self.futures: dict[int, Future] = {}
         self.submitted = 0
         self.done: dict[int, Prepared] = {}
+        self.broken = False
 
     def prepared(self) -> list[Prepared]:
         return [Prepared(snap, stream=_SnapshotStream(self, i)) for i, snap in enumerate(self.snaps)]
@@ -164,14 +172,25 @@ class _ParallelBatch:
         if i in self.done:
             return self.done.pop(i)
         g = self.group_of[i]
-        if self.executor is None:
+        if self.executor is None and not self.broken:
             self.executor = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
-        while self.submitted < len(self.groups) and self.submitted <= g + 2 * self.workers:
+            self.submitted = 1 if g == 0 else 0     # group 0 is prepared here while the workers start
+        while not self.broken and self.submitted < len(self.groups) and self.submitted <= g + 2 * self.workers:
             members = self.groups[self.submitted]
             self.futures[self.submitted] = self.executor.submit(
                 _prepare_in_worker, self.spec.id, [self.snaps[j] for j in members])
             self.submitted += 1
-        results = self.futures.pop(g).result()
+        results = None
+        if g in self.futures:
+            try:
+                results = self.futures.pop(g).result()
+            except BrokenProcessPool as exc:    # a worker died (killed, out of memory): go on here
+                log.warning("%s: worker pool broke (%s); preparing the rest of the batch in this process",
+                            self.spec.id, exc)
+                self.close()
+                self.broken = True
+        if results is None:   # the first group (the workers spend ~1 s each importing), or no pool left
+            results = prepare_group(self.spec, [self.snaps[j] for j in self.groups[g]])
         for j, p in zip(self.groups[g], results):
             self.done[j] = p
         for earlier in [j for j in self.done if j < i]:     # streams land skipped: drop their results

@@ -208,3 +208,28 @@ def test_a_load_that_fails_part_way_stops_the_worker_pool(tmp_path, monkeypatch)
     with pytest.raises(OSError, match="disk full"):
         ingest_snapshots(tmp_path, spec, stored)
     assert len(calls) == 12 and not mp.active_children()
+
+
+def test_a_worker_that_dies_does_not_lose_the_batch(tmp_path, monkeypatch, caplog):
+    """Workers killed mid-batch (the out-of-memory killer, say) break the pool; the rest of the
+    batch is prepared in the flow's own process and lands as one process would land it."""
+    import multiprocessing as mp
+
+    from flows.ingest import sample_files
+    from schemas import prepare
+
+    spec = registry.get("ted")
+    monkeypatch.setenv("KRAFTER_WORKERS", "2")
+    monkeypatch.setattr(prepare, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(prepare, "GROUP_BYTES", 20_000)
+    monkeypatch.setenv("KRAFTER_KILL_AT", "in-worker")          # every worker dies on its first group
+    stored = store_files(SnapshotStore(tmp_path / "a"), spec, sample_files("ted"), "synthetic")
+    broken = ingest_snapshots(tmp_path / "a", spec, stored)
+    assert "worker pool broke" in caplog.text and not mp.active_children()
+    monkeypatch.setenv("KRAFTER_WORKERS", "1")
+    monkeypatch.delenv("KRAFTER_KILL_AT")
+    serial = ingest_snapshots(tmp_path / "b", spec, store_files(SnapshotStore(tmp_path / "b"), spec,
+                                                                sample_files("ted"), "synthetic"))
+    assert (broken.status, broken.rows, broken.quarantined) == (serial.status, serial.rows, serial.quarantined)
+    assert broken.status == "loaded" and broken.rows == serial.rows > 100
+    assert _staging(tmp_path / "a") == _staging(tmp_path / "b")

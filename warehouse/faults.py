@@ -21,6 +21,9 @@ POINTS = (
     "mid-report",            # report edition half written
     "before-report-index",   # edition complete, latest index not yet replaced
 )
+# points in the worker processes of a large batch (schemas.prepare): killing one there is a worker
+# lost (out of memory, say), not the run
+WORKER_POINTS = ("in-worker",)
 
 
 def checkpoint(point: str) -> None:
