@@ -23,13 +23,18 @@ LABOUR_INPUTS = {
 VALUE_SQL = ("SELECT indicator_id, region_code, period, sex, value, numerator, denominator, n, unit, coverage, "
              "status FROM marts.indicator_value WHERE indicator_id = ? AND region_code = ? AND period = ? AND sex = ?")
 RECORDS_SQL = """SELECT i.record_type, i.record_id, i.yes, i.stated, i.amount,
-       p.notice_ids, p.first_competition_date,
-       (SELECT string_agg(DISTINCT b.name, '; ') FROM core.buyer b WHERE b.procedure_id = p.procedure_id) AS buyers,
+       p.notice_ids, coalesce(p.first_competition_date, np.publication_date) AS first_competition_date,
+       CASE WHEN i.record_type = 'procurement'
+            THEN (SELECT string_agg(DISTINCT nb.name, '; ') FROM core.national_procurement_buyer nb
+                  WHERE nb.procurement_id = i.record_id)
+            ELSE (SELECT string_agg(DISTINCT b.name, '; ') FROM core.buyer b WHERE b.procedure_id = p.procedure_id)
+       END AS buyers,
        (SELECT string_agg(DISTINCT coalesce(a.winner_name, '(natural person)'), '; ') FROM core.award a
          WHERE a.procedure_id = p.procedure_id
            AND (i.record_type = 'procedure' OR a.lot_id = split_part(i.record_id, '/', 2))) AS winners
 FROM marts.indicator_input i
-LEFT JOIN core.procedure p ON p.procedure_id = split_part(i.record_id, '/', 1)
+LEFT JOIN core.procedure p ON i.record_type <> 'procurement' AND p.procedure_id = split_part(i.record_id, '/', 1)
+LEFT JOIN core.national_procurement np ON i.record_type = 'procurement' AND np.procurement_id = i.record_id
 WHERE i.indicator_id = ? AND i.region_code = ? AND i.period = ?
 ORDER BY i.record_id"""
 LABOUR_SQL = """SELECT l.region_code, l.period, l.measure, l.sex, l.age_group, l.value, l.status, l.source_status,

@@ -122,3 +122,11 @@ def test_the_report_says_how_much_of_the_advertised_procurement_ted_sees(home):
     assert "Hur mycket ser TED?" in page and "Upphandlingsmyndighetens statistikdatabas" in page
     # the indicators for all advertised procurements are in the social-procurement table
     assert "Andel reserverade upphandlingar (alla annonserade upphandlingar)" in page
+
+
+def test_explain_lists_the_advertised_procurements_behind_an_all_share(demo_home):
+    e = explain(demo_home, "sp_reserved_share_all", "05", "2024")
+    assert (e.value["numerator"], e.value["denominator"], e.value["n"]) == (4, 299, 299)
+    reserved = [r for r in e.rows if r["yes"]]
+    assert len(reserved) == 4 and all(r["record_type"] == "procurement" and r["buyers"] for r in reserved)
+    assert all(r["first_competition_date"] is not None and r["notice_ids"] is None for r in reserved)

@@ -17,9 +17,11 @@ CREATE OR REPLACE VIEW marts.v_labour_market AS SELECT * FROM marts.v_indicator 
 -- Provenance: the records behind each record-based value.
 CREATE OR REPLACE VIEW marts.v_indicator_records AS
 SELECT i.indicator_id, i.region_code, i.period, i.record_type, i.record_id, i.yes, i.stated, i.amount,
-       p.notice_ids, p.first_competition_date
+       p.notice_ids, coalesce(p.first_competition_date, np.publication_date) AS first_competition_date,
+       np.title AS procurement_title
 FROM marts.indicator_input i
-LEFT JOIN core.procedure p ON p.procedure_id = split_part(i.record_id, '/', 1);
+LEFT JOIN core.procedure p ON i.record_type <> 'procurement' AND p.procedure_id = split_part(i.record_id, '/', 1)
+LEFT JOIN core.national_procurement np ON i.record_type = 'procurement' AND np.procurement_id = i.record_id;
 
 COMMENT ON TABLE marts.indicator_value IS 'One value per indicator, region (0580 kommun, 05 county, 00 country), period (2025 or 2025-01) and sex; numerator, denominator, n, coverage and status (final, preliminary, break, suppressed) travel with every value.';
 COMMENT ON COLUMN marts.indicator_value.indicator_id IS 'Indicator id, see marts.indicator';
