@@ -118,11 +118,14 @@ def store_fetched(store: SnapshotStore, spec: registry.SourceSpec, fetched: list
     return stored
 
 
-def landed_shas(home: Path, tables) -> set[str]:
-    """sha256 of the snapshots whose rows are still in the given staging tables."""
+def landed_shas(home: Path, source: str, tables) -> set[str]:
+    """sha256 of the snapshots whose rows are still in the given staging tables, or that have
+    quarantine records (one that failed to parse has no rows, but its record says why)."""
     con = connect_work(home)
     try:
-        shas: set[str] = set()
+        shas = {r[0] for r in con.execute(
+            "SELECT DISTINCT s.sha256 FROM meta.quarantine q JOIN meta.snapshot s USING (snapshot_id) "
+            "WHERE q.source = ?", [source]).fetchall()}
         for table in tables:
             shas |= {r[0] for r in con.execute(
                 f"SELECT DISTINCT s.sha256 FROM staging.{quote_ident(table)} t "
@@ -186,7 +189,7 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
             store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch})
         elif spec.partition and result.status == "loaded":
             # a partition's older snapshots are superseded: keep the newest N and every one still landed
-            store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch} | landed_shas(home, result.tables))
+            store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch} | landed_shas(home, spec.id, result.tables))
     log = logs.logger()
     shas = [s.sha256 for s in batch]
     if result.status == "loaded":

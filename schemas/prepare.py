@@ -175,20 +175,20 @@ class _ParallelBatch:
         if self.executor is None and not self.broken:
             self.executor = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
             self.submitted = 1 if g == 0 else 0     # group 0 is prepared here while the workers start
-        while not self.broken and self.submitted < len(self.groups) and self.submitted <= g + 2 * self.workers:
-            members = self.groups[self.submitted]
-            self.futures[self.submitted] = self.executor.submit(
-                _prepare_in_worker, self.spec.id, [self.snaps[j] for j in members])
-            self.submitted += 1
         results = None
-        if g in self.futures:
-            try:
+        try:
+            while not self.broken and self.submitted < len(self.groups) and self.submitted <= g + 2 * self.workers:
+                members = self.groups[self.submitted]
+                self.futures[self.submitted] = self.executor.submit(
+                    _prepare_in_worker, self.spec.id, [self.snaps[j] for j in members])
+                self.submitted += 1
+            if g in self.futures:
                 results = self.futures.pop(g).result()
-            except BrokenProcessPool as exc:    # a worker died (killed, out of memory): go on here
-                log.warning("%s: worker pool broke (%s); preparing the rest of the batch in this process",
-                            self.spec.id, exc)
-                self.close()
-                self.broken = True
+        except BrokenProcessPool as exc:        # a worker died (killed, out of memory): go on here
+            log.warning("%s: worker pool broke (%s); preparing the rest of the batch in this process",
+                        self.spec.id, exc)
+            self.close()
+            self.broken = True
         if results is None:   # the first group (the workers spend ~1 s each importing), or no pool left
             results = prepare_group(self.spec, [self.snaps[j] for j in self.groups[g]])
         for j, p in zip(self.groups[g], results):

@@ -210,10 +210,13 @@ def test_a_load_that_fails_part_way_stops_the_worker_pool(tmp_path, monkeypatch)
     assert len(calls) == 12 and not mp.active_children()
 
 
-def test_a_worker_that_dies_does_not_lose_the_batch(tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("slow_first_group", [False, True])
+def test_a_worker_that_dies_does_not_lose_the_batch(tmp_path, monkeypatch, caplog, slow_first_group):
     """Workers killed mid-batch (the out-of-memory killer, say) break the pool; the rest of the
-    batch is prepared in the flow's own process and lands as one process would land it."""
+    batch is prepared in the flow's own process and lands as one process would land it — also
+    when the pool breaks while this process is still on the first group (the next submit fails)."""
     import multiprocessing as mp
+    import time
 
     from flows.ingest import sample_files
     from schemas import prepare
@@ -221,7 +224,17 @@ def test_a_worker_that_dies_does_not_lose_the_batch(tmp_path, monkeypatch, caplo
     spec = registry.get("ted")
     monkeypatch.setenv("KRAFTER_WORKERS", "2")
     monkeypatch.setattr(prepare, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(prepare, "GROUP_BYTES", 20_000)
+    monkeypatch.setattr(prepare, "GROUP_BYTES", 1 if slow_first_group else 20_000)
+    if slow_first_group:
+        in_process = prepare.prepare_group
+        calls = []
+
+        def slow(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                time.sleep(4)             # the workers start, take their first groups and die
+            return in_process(*args, **kwargs)
+        monkeypatch.setattr(prepare, "prepare_group", slow)
     monkeypatch.setenv("KRAFTER_KILL_AT", "in-worker")          # every worker dies on its first group
     stored = store_files(SnapshotStore(tmp_path / "a"), spec, sample_files("ted"), "synthetic")
     broken = ingest_snapshots(tmp_path / "a", spec, stored)

@@ -2,6 +2,7 @@
 export format, the per-procurement model, the *_all indicators, TED's coverage and the live export."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from datetime import date
@@ -312,3 +313,71 @@ def test_a_newer_export_of_a_year_replaces_that_year_only(tmp_path, monkeypatch)
         ("KA24003",), ("MA24001",), ("MA25001",)]
     con.close()
     assert sorted(s.name for s in store.list("uhm-db")) == ["2024-b.csv", "2025-a.csv"]
+
+
+def _year_rows(year: int, n: int, prefix: str, published: str | None = None) -> list[str]:
+    """``n`` procurements of Stockholm published in ``year`` (an export without the År column)."""
+    day = published or f"{year}-06-01"
+    return [f"STOCKHOLMS STAD;2120000142;Kommun;{prefix}{i:03d};{day}" for i in range(1, n + 1)]
+
+
+NO_YEAR_HEADER = "Namn för köpare;Organisationsnummer för köpare;Delsektor för köpare;Upphandlings-ID;Publiceringsdatum"
+
+
+def _ingest_exports(tmp_path: Path, home: Path, exports: list[tuple[str, list[str]]], fetched: str | None = None):
+    spec = registry.get("uhm-db")
+    files = []
+    for name, rows in exports:
+        files.append(tmp_path / name)
+        files[-1].write_bytes(export(rows, NO_YEAR_HEADER))
+    stored = store_files(SnapshotStore(home), spec, files, "captured")
+    if fetched:                                        # as if stored in the same second
+        stored = [(dataclasses.replace(s, fetched_at=fetched), new) for s, new in stored]
+    return ingest_snapshots(home, spec, stored)
+
+
+def _years(home: Path) -> list[tuple]:
+    con = connect_work(home)
+    try:
+        return con.execute("SELECT year, left(procurement_id, 2), count(*) FROM staging.uhm_db_procurement "
+                           "GROUP BY ALL ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_few_rows_of_another_year_do_not_replace_that_year(tmp_path):
+    home = tmp_path / "home"
+    assert _ingest_exports(tmp_path, home, [("2023.csv", _year_rows(2023, 57, "AA"))]).status == "loaded"
+    time.sleep(1.1)
+    # the 2024 export holds one procurement published on 2023-12-29: it does not stand for 2023
+    rows = _year_rows(2024, 30, "BB") + _year_rows(2023, 1, "BX", "2023-12-29")
+    assert _ingest_exports(tmp_path, home, [("2024.csv", rows)]).status == "loaded"
+    assert _years(home) == [(2023, "AA", 57), (2024, "BB", 30)]
+
+
+def test_a_snapshot_that_failed_keeps_its_quarantine_record_and_its_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("KRAFTER_KEEP_SNAPSHOTS", "1")
+    home = tmp_path / "home"
+    broken = tmp_path / "broken-2024.csv"
+    broken.write_bytes(b"\xff\xfe" + "x".encode("utf-16-le"))             # UTF-16: refused in one line
+    spec = registry.get("uhm-db")
+    (tmp_path / "2023.csv").write_bytes(export(_year_rows(2023, 20, "AA"), NO_YEAR_HEADER))
+    first = ingest_snapshots(home, spec, store_files(SnapshotStore(home), spec,
+                                                     [tmp_path / "2023.csv", broken], "captured"))
+    assert first.status == "loaded"
+    time.sleep(1.1)
+    assert _ingest_exports(tmp_path, home, [("2025.csv", _year_rows(2025, 20, "CC"))]).status == "loaded"
+    con = connect_work(home)
+    assert con.execute("SELECT count(*) FROM meta.quarantine WHERE source = 'uhm-db' AND table_name = '(parse)'"
+                       ).fetchall() == [(1,)]
+    con.close()
+    assert "broken-2024.csv" in [s.name for s in SnapshotStore(home).list("uhm-db")]
+
+
+def test_two_exports_of_a_year_stored_in_the_same_second_keep_the_later_file(tmp_path):
+    home = tmp_path / "home"
+    summary = _ingest_exports(tmp_path, home, [("2024-a.csv", _year_rows(2024, 20, "AA")),
+                                               ("2024-b.csv", _year_rows(2024, 25, "BB"))],
+                              fetched="2025-01-01T06:00:00+00:00")
+    assert summary.status == "loaded" and summary.rows == 25
+    assert _years(home) == [(2024, "BB", 25)]

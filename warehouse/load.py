@@ -336,20 +336,31 @@ def _quarantine_duplicates(con, source: str, table: str, keys: list[str], now: d
     return n
 
 
-def _keep_newest_partitions(con, table: str, column: str, batch: list[str]) -> int:
+def _keep_newest_partitions(con, table: str, column: str, batch: list[str]) -> tuple[int, list[str]]:
     """Delete the rows of ``table`` whose partition has a newer snapshot; returns how many of them
-    were this batch's own (a full reload re-reads old and new snapshots of a partition together)."""
+    were this batch's own (a full reload re-reads old and new snapshots of a partition together)
+    and the snapshots that lost rows.
+
+    A snapshot *covers* a partition when at least a tenth of its rows are in it (a year's export
+    with a few rows dated in the year before does not replace that year); a partition keeps the
+    rows of its newest covering snapshot — by fetch time, then by its place in the batch — and of
+    no other. Partitions no snapshot covers are left as they are."""
     ident, col = quote_ident(table), quote_ident(column)
     if column not in {c for c, _ in _table_columns(con, table) or []}:
-        return 0
-    newest = (f"SELECT p, sid FROM (SELECT DISTINCT t.{col} AS p, t._snapshot_id AS sid, s.fetched_at AS f "
-              f"FROM staging.{ident} t LEFT JOIN meta.snapshot s ON s.snapshot_id = t._snapshot_id) "
-              f"QUALIFY row_number() OVER (PARTITION BY p ORDER BY f DESC NULLS LAST, sid DESC) = 1")
-    stale = f"({col}, _snapshot_id) NOT IN ({newest})"
+        return 0, []
+    newest = (f"SELECT p, sid FROM (SELECT c.p, c.sid, s.fetched_at AS f, "
+              f"c.n >= 0.1 * sum(c.n) OVER (PARTITION BY c.sid) AS covers "
+              f"FROM (SELECT t.{col} AS p, t._snapshot_id AS sid, count(*) AS n FROM staging.{ident} t GROUP BY ALL) c "
+              f"LEFT JOIN meta.snapshot s ON s.snapshot_id = c.sid) WHERE covers "
+              f"QUALIFY row_number() OVER (PARTITION BY p ORDER BY f DESC NULLS LAST, "
+              f"coalesce(list_position(?::VARCHAR[], sid), 0) DESC, sid DESC) = 1")
+    stale = (f"({col}, _snapshot_id) NOT IN ({newest}) AND {col} IN (SELECT p FROM ({newest}))")
+    lost = [r[0] for r in con.execute(f"SELECT DISTINCT _snapshot_id FROM staging.{ident} WHERE {stale}",
+                                      [batch, batch]).fetchall()]
     own = con.execute(f"SELECT count(*) FROM staging.{ident} WHERE {stale} AND _snapshot_id IN "
-                      f"(SELECT unnest(?::VARCHAR[]))", [batch]).fetchall()[0][0]
-    con.execute(f"DELETE FROM staging.{ident} WHERE {stale}")
-    return own
+                      f"(SELECT unnest(?::VARCHAR[]))", [batch, batch, batch]).fetchall()[0][0]
+    con.execute(f"DELETE FROM staging.{ident} WHERE {stale}", [batch, batch])
+    return own, lost
 
 
 def _consume(prepared: list[Prepared], tallies: list[_Tally], staging: _Staging) -> None:
@@ -455,13 +466,18 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
                 con.unregister("_q")
                 con.unregister("_s")
             if status == "loaded" and partition and per_table:
+                superseded: set[str] = set()
                 for name in per_table:
-                    per_table[name] -= _keep_newest_partitions(con, name, partition, snap_ids)
+                    own, lost = _keep_newest_partitions(con, name, partition, snap_ids)
+                    per_table[name] -= own
+                    superseded.update(lost)
                 rows_loaded = sum(per_table.values())
-                # what superseded snapshots had quarantined is no longer part of the dataset
+                # what a superseded snapshot (no rows left) had quarantined is no longer part of the
+                # dataset; a snapshot that failed to parse keeps its record
                 still = " UNION ".join(f"SELECT _snapshot_id FROM staging.{quote_ident(t)}" for t in per_table)
-                con.execute(f"DELETE FROM meta.quarantine WHERE source = ? AND snapshot_id NOT IN "
-                            f"(SELECT unnest(?::VARCHAR[])) AND snapshot_id NOT IN ({still})", [source, snap_ids])
+                con.execute(f"DELETE FROM meta.quarantine WHERE source = ? AND snapshot_id IN "
+                            f"(SELECT unnest(?::VARCHAR[])) AND snapshot_id NOT IN ({still})",
+                            [source, sorted(superseded - set(snap_ids))])
             if status == "loaded" and mode == "replace" and (len(prepared) > 1 or blocks > len(prepared)):
                 # uniqueness across snapshots and blocks (pandera sees one block at a time)
                 for name in per_table:

@@ -59,10 +59,12 @@ ted AS (
     SELECT r.region_code, p.year, count(DISTINCT p.procedure_id) AS ted_procedures
     FROM core.procedure p
     JOIN core.buyer b USING (procedure_id)
-    CROSS JOIN LATERAL (SELECT unnest([b.municipality_code, b.county_code]) AS region_code) r
+    CROSS JOIN LATERAL (SELECT unnest([b.municipality_code, b.county_code]) AS region_code,
+                               unnest([true, false]) AS is_municipality) r
     WHERE p.has_competition_notice AND b.country = 'SWE' AND r.region_code IS NOT NULL
       AND (b.location_method IN ('curated', 'register', 'name')
-           OR (b.location_method = 'town' AND b.buyer_class = 'municipal_company'))
+           OR (b.location_method = 'town' AND b.buyer_class = 'municipal_company'
+               AND (NOT r.is_municipality OR b.legal_type LIKE '%-la')))
     GROUP BY ALL
     UNION ALL
     SELECT '00', p.year, count(DISTINCT p.procedure_id)
