@@ -118,21 +118,17 @@ def store_fetched(store: SnapshotStore, spec: registry.SourceSpec, fetched: list
     return stored
 
 
-def landed_shas(home: Path, source: str, tables) -> set[str]:
+def landed_shas(con, source: str, tables) -> set[str]:
     """sha256 of the snapshots whose rows are still in the given staging tables, or that have
     quarantine records (one that failed to parse has no rows, but its record says why)."""
-    con = connect_work(home)
-    try:
-        shas = {r[0] for r in con.execute(
-            "SELECT DISTINCT s.sha256 FROM meta.quarantine q JOIN meta.snapshot s USING (snapshot_id) "
-            "WHERE q.source = ?", [source]).fetchall()}
-        for table in tables:
-            shas |= {r[0] for r in con.execute(
-                f"SELECT DISTINCT s.sha256 FROM staging.{quote_ident(table)} t "
-                f"JOIN meta.snapshot s ON s.snapshot_id = t._snapshot_id").fetchall()}
-        return shas
-    finally:
-        con.close()
+    shas = {r[0] for r in con.execute(
+        "SELECT DISTINCT s.sha256 FROM meta.quarantine q JOIN meta.snapshot s USING (snapshot_id) "
+        "WHERE q.source = ?", [source]).fetchall()}
+    for table in tables:
+        shas |= {r[0] for r in con.execute(
+            f"SELECT DISTINCT s.sha256 FROM staging.{quote_ident(table)} t "
+            f"JOIN meta.snapshot s ON s.snapshot_id = t._snapshot_id").fetchall()}
+    return shas
 
 
 def choose_batch(con, spec: registry.SourceSpec, store: SnapshotStore, current: list[Snapshot],
@@ -157,6 +153,7 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
     current = [s for s, _ in stored]
     version = code_version(spec)
     started = datetime.now(timezone.utc)
+    still_needed: set[str] = set()
     with writer_lock(home):
         con = connect_work(home)
         try:
@@ -170,6 +167,9 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
                                   unique_keys=unique_keys(), partition=spec.partition)
                 finally:
                     release(prepared)
+                if spec.partition and result.status == "loaded":
+                    # the raw snapshots a partitioned source still needs (read while the database is open)
+                    still_needed = landed_shas(con, spec.id, result.tables)
         finally:
             con.close()
         checkpoint("after-load")
@@ -189,7 +189,7 @@ def ingest_snapshots(home: Path, spec: registry.SourceSpec, stored: list[tuple[S
             store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch})
         elif spec.partition and result.status == "loaded":
             # a partition's older snapshots are superseded: keep the newest N and every one still landed
-            store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch} | landed_shas(home, spec.id, result.tables))
+            store.prune(spec.id, keep=retention(), protect={s.sha256 for s in batch} | still_needed)
     log = logs.logger()
     shas = [s.sha256 for s in batch]
     if result.status == "loaded":

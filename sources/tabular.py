@@ -34,16 +34,27 @@ def xlsx_sheets(data: bytes) -> list[tuple[str, list[list]]]:
         wb.close()
 
 
-def csv_rows(data: bytes) -> list[list]:
+def decode(data: bytes) -> str:
+    """CSV bytes as text: UTF-8 (BOM or not), else cp1252 as Excel on Windows writes it, else latin-1."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="strict") if cp1252_ok(data) else data.decode("latin-1")
     if "\x00" in text:
         raise ParseError("neither an xlsx workbook nor CSV text (binary data)")
+    return text
+
+
+def delimiter(text: str) -> str:
+    """The separator most used in the first 4 KB: ``;``, ``,`` or a tab."""
     sample = text[:4096]
-    delimiter = max(";,\t", key=sample.count)
-    return [[c if c.strip() else None for c in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    return max(";,\t", key=sample.count)
+
+
+def csv_rows(data: bytes) -> list[list]:
+    text = decode(data)
+    return [[c if c.strip() else None for c in row]
+            for row in csv.reader(io.StringIO(text), delimiter=delimiter(text))]
 
 
 def cp1252_ok(data: bytes) -> bool:

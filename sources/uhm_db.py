@@ -138,24 +138,16 @@ def _csv_rows(data: bytes) -> list[tuple[list, list | None]]:
     """CSV rows, each as (cells, cells with every ``"; "`` kept inside its cell): a multi-valued
     variable may be joined by ``"; "`` on a ``;``-separated line; which reading holds is decided
     per row, once the header's width is known."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    if "\x00" in text:
-        raise ParseError("neither an xlsx workbook nor CSV text (binary data)")
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") >= sample.count(",") else ","
+    text = tabular.decode(data)
+    sep = tabular.delimiter(text)
 
     def read(t: str) -> list[list]:
-        return [[c if c.strip() else None for c in row] for row in csv.reader(io.StringIO(t), delimiter=delimiter)]
+        return [[c if c.strip() else None for c in row] for row in csv.reader(io.StringIO(t), delimiter=sep)]
     plain = read(text)
-    if delimiter != ";" or "; " not in text:
+    if sep != ";" or "; " not in text:
         return [(row, None) for row in plain]
-    joined = read(text.replace("; ", _JOINED))
-    if len(joined) != len(plain):          # cannot happen (no quote or line break is touched); be safe
-        return [(row, None) for row in plain]
-    return list(zip(plain, joined))
+    # the same rows (no quote or line break is touched), read with every "; " inside its cell
+    return list(zip(plain, read(text.replace("; ", _JOINED))))
 
 
 def _key(header) -> str | None:
@@ -191,7 +183,7 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
             else joined for plain, joined in rows]
     header = rows[at]
     columns = {k: i for i, k in enumerate(map(_key, header)) if k is not None}
-    missing = [v for v, c in (("Organisationsnummer för köpare", "buyer_org_number"),) if c not in columns]
+    missing = [] if "buyer_org_number" in columns else ["Organisationsnummer för köpare"]
     if "year" not in columns and "publication_date" not in columns:
         missing.append("År or Publiceringsdatum")
     if missing:
@@ -243,8 +235,7 @@ def parse(data: bytes, name: str) -> dict[str, pl.DataFrame]:
         record.update({c: _text(cell(c)) for c in TEXTS})
         record.update({c: flag(_text(cell(c))) for c in FLAGS})
         out.append(record)
-    return {"uhm_db_procurement": pl.DataFrame(out, schema=SCHEMA, orient="row") if out
-            else pl.DataFrame(schema=SCHEMA),
+    return {"uhm_db_procurement": pl.DataFrame(out, schema=SCHEMA),
             "uhm_db_procurement_rejected": pl.DataFrame(rejected, schema=REJECTED_SCHEMA, orient="row")}
 
 

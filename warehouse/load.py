@@ -348,19 +348,24 @@ def _keep_newest_partitions(con, table: str, column: str, batch: list[str]) -> t
     ident, col = quote_ident(table), quote_ident(column)
     if column not in {c for c, _ in _table_columns(con, table) or []}:
         return 0, []
-    newest = (f"SELECT p, sid FROM (SELECT c.p, c.sid, s.fetched_at AS f, "
-              f"c.n >= 0.1 * sum(c.n) OVER (PARTITION BY c.sid) AS covers "
-              f"FROM (SELECT t.{col} AS p, t._snapshot_id AS sid, count(*) AS n FROM staging.{ident} t GROUP BY ALL) c "
-              f"LEFT JOIN meta.snapshot s ON s.snapshot_id = c.sid) WHERE covers "
-              f"QUALIFY row_number() OVER (PARTITION BY p ORDER BY f DESC NULLS LAST, "
-              f"coalesce(list_position(?::VARCHAR[], sid), 0) DESC, sid DESC) = 1")
-    stale = (f"({col}, _snapshot_id) NOT IN ({newest}) AND {col} IN (SELECT p FROM ({newest}))")
-    lost = [r[0] for r in con.execute(f"SELECT DISTINCT _snapshot_id FROM staging.{ident} WHERE {stale}",
-                                      [batch, batch]).fetchall()]
-    own = con.execute(f"SELECT count(*) FROM staging.{ident} WHERE {stale} AND _snapshot_id IN "
-                      f"(SELECT unnest(?::VARCHAR[]))", [batch, batch, batch]).fetchall()[0][0]
-    con.execute(f"DELETE FROM staging.{ident} WHERE {stale}", [batch, batch])
-    return own, lost
+    # the newest covering snapshot of each partition, worked out once for the three statements
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _newest_partition AS "
+                f"SELECT p, sid FROM (SELECT c.p, c.sid, s.fetched_at AS f, "
+                f"c.n >= 0.1 * sum(c.n) OVER (PARTITION BY c.sid) AS covers "
+                f"FROM (SELECT t.{col} AS p, t._snapshot_id AS sid, count(*) AS n FROM staging.{ident} t GROUP BY ALL) c "
+                f"LEFT JOIN meta.snapshot s ON s.snapshot_id = c.sid) WHERE covers "
+                f"QUALIFY row_number() OVER (PARTITION BY p ORDER BY f DESC NULLS LAST, "
+                f"coalesce(list_position(?::VARCHAR[], sid), 0) DESC, sid DESC) = 1", [batch])
+    stale = (f"{col} IN (SELECT p FROM _newest_partition) "
+             f"AND ({col}, _snapshot_id) NOT IN (SELECT p, sid FROM _newest_partition)")
+    try:
+        lost = dict(con.execute(f"SELECT _snapshot_id, count(*) FROM staging.{ident} WHERE {stale} "
+                                f"GROUP BY ALL").fetchall())
+        con.execute(f"DELETE FROM staging.{ident} WHERE {stale}")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _newest_partition")
+    own = sum(n for sid, n in lost.items() if sid in batch)
+    return own, list(lost)
 
 
 def _consume(prepared: list[Prepared], tallies: list[_Tally], staging: _Staging) -> None:
