@@ -131,7 +131,7 @@ def is_personal_expr(e: pl.Expr) -> pl.Expr:
 _NAME_TYPE = r"\$[A-Z_]+-ORGNAM(\$[^$]*)?$"
 _MAIN_NAME = r"\$(FORETAGSNAMN|NAMN)-ORGNAM(\$[^$]*)?$"
 _SEP = '";"'
-_USUAL_IDENTITY = r"^[0-9]{10}\$[A-Z-]*$"
+_USUAL_IDENTITY = r"^[0-9]{10}(?:[0-9]{2})?\$[A-Z-]*$"
 
 
 def _split_fields(lines: pl.DataFrame) -> pl.DataFrame:
@@ -182,12 +182,15 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     every row, then the rows with a ``|`` list (name) or any proceedings are recomputed with the
     list expressions and patched in (same result as the list expressions on every row)."""
     # --- privacy first: drop sole traders before anything else reads the row ---
-    # The usual identity, ten digits and a type ("5560000000$ORGNR-IDORG"), is read by slicing;
-    # any other form goes through the vectorised ``orgnr.digits_of`` and is patched in.
+    # The usual identity, ten or twelve digits and a type ("5560000000$ORGNR-IDORG"), is cut at
+    # its "$" (it has no spaces, letters or dashes to remove); any other form goes through the
+    # vectorised ``orgnr.digits_of`` and is patched in.
     usual = df.select(pl.col("f0").str.contains(_USUAL_IDENTITY).fill_null(False)).to_series()
-    ten = pl.col("f0").str.head(10)
-    df = df.with_columns(ten.alias("_id"), pl.col("f0").str.slice(11).alias("_id_type"),
-                         ten.alias("_digits"), ten.alias("_digits_of"))
+    cut = pl.col("f0").str.find("$", literal=True)
+    df = df.with_columns(pl.col("f0").str.head(cut).alias("_id"),
+                         pl.col("f0").str.slice(cut + 1).alias("_id_type"))
+    df = df.with_columns(pl.col("_id").alias("_digits"),
+                         _digits_of(pl.col("_id"), pl.col("_id")).alias("_digits_of"))
     if not usual.all():
         other = ~usual
         ident = pl.col("f0").str.split_exact("$", 1)
@@ -294,12 +297,13 @@ def _fields(data: bytes, first_row: int) -> tuple[pl.DataFrame, int]:
               & (pl.col(f"c{i}").str.len_bytes() >= 2) for i in range(N_FIELDS)]
     clean = pieces.select((pl.all_horizontal(quoted) & pl.col(f"c{N_FIELDS}").is_null())
                           .fill_null(False)).to_series()
-    fast = pieces.with_columns(row).filter(clean).select(
+    all_clean = bool(clean.all())
+    fast = (pieces.with_columns(row) if all_clean else pieces.with_columns(row).filter(clean)).select(
         "row_number", pl.lit(N_FIELDS, pl.UInt32).alias("n"),
         *[pl.col(f"c{i}").str.head(-1).str.tail(-1).alias(f"f{i}")      # the outer quotes off
           for i in range(N_FIELDS)])
     del pieces
-    if clean.all():
+    if all_clean:
         return fast, n_lines
     lines = bulkfile.lines_frame(data).with_columns(row).filter(~clean)
     lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
@@ -314,22 +318,31 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
     text = bulkfile.Text(source, name, ".txt", block)
     sole = 0
     row = None               # row number of the next line (the line after the header is 1)
-    for piece in text.pieces():
-        if row is None:                         # the file's first line: header or data?
-            first, rest = bulkfile.split_first_line(piece)
-            has_header = bool(first.strip()) and "-IDORG" not in first
-            if has_header:
-                _check_header(first)
-                piece = rest
-            row = 1
-            if piece is None:
-                continue
-        fields, n_lines = text.read(piece, lambda data: _fields(data, row))
-        row += n_lines
+
+    def body() -> Iterator[bulkfile.Piece]:
+        """The pieces, the header (if any) checked and taken off the first."""
+        nonlocal row
+        for piece in text.pieces():
+            if row is None:                         # the file's first line: header or data?
+                first, rest = bulkfile.split_first_line(piece)
+                has_header = bool(first.strip()) and "-IDORG" not in first
+                if has_header:
+                    _check_header(first)
+                    piece = rest
+                row = 1
+                if piece is None:
+                    continue
+            yield piece
+
+    def parse_piece(piece: bulkfile.Piece) -> tuple[dict[str, pl.DataFrame], int, int]:
+        fields, n_lines = text.read(piece, lambda data: _fields(data, 0))
         org, rej, n = _parse_fields(fields)
-        del fields
+        return {"bolagsverket_organisation": org, "bolagsverket_rejected": rej}, n, n_lines
+
+    for frames, n, n_lines in bulkfile.ordered_map(parse_piece, body()):
         sole += n
-        yield {"bolagsverket_organisation": org, "bolagsverket_rejected": rej}
+        frames, row = bulkfile.renumbered(frames, row), row + n_lines
+        yield frames
     if row is None:          # not one line: a replace-mode register must never become empty
         raise ParseError("file is empty")
     yield {"bolagsverket_organisation": pl.DataFrame(schema=ORGANISATION_SCHEMA),

@@ -23,11 +23,14 @@ at a time, that polars splits into columns without a Python string ever being ma
 from __future__ import annotations
 
 import io
+import os
 import queue
 import threading
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, TypeVar
@@ -42,7 +45,11 @@ CHUNK_BYTES = 16 * 1024 * 1024
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 BOM = b"\xef\xbb\xbf"
 MAX_LINE = 64 * 1024 * 1024          # a "line" longer than this is not a register's line
+# Pieces split at once: polars releases the GIL, so two pieces use two cores where one piece's
+# chain of small column steps leaves the second idle half the time; more only costs memory.
+PARSE_THREADS = max(1, min(2, os.cpu_count() or 1))
 T = TypeVar("T")
+R = TypeVar("R")
 Source = bytes | Path
 
 
@@ -191,6 +198,36 @@ def _file_blocks(fh: IO[bytes], block: int) -> Iterator[bytes]:
         yield buf
 
 
+def ordered_map(fn: Callable[[T], R], items: Iterator[T], threads: int = PARSE_THREADS) -> Iterator[R]:
+    """``map(fn, items)`` with up to ``threads`` items in work at once, results in order. Items are
+    drawn in the calling thread (a stateful reader stays sequential); an exception reaches the
+    caller at its item; a caller that stops early waits only for the items already in work."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="krafter-parse") as pool:
+        pending: deque = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def renumbered(frames: dict[str, pl.DataFrame], shift: int) -> dict[str, pl.DataFrame]:
+    """``frames`` with ``shift`` added to every ``row_number`` (a piece parsed on its own numbers
+    its lines from 0)."""
+    if not shift:
+        return frames
+    return {name: f.with_columns(pl.col("row_number") + shift) if "row_number" in f.columns else f
+            for name, f in frames.items()}
+
+
 # --- text pieces -------------------------------------------------------------------------------
 
 @dataclass
@@ -326,6 +363,21 @@ def concat_blocks(blocks: Iterator[dict[str, pl.DataFrame]]) -> dict[str, pl.Dat
             if table.endswith("_rejected"):
                 out[table] = out[table].sort("row_number")
     return out
+
+
+def regrouped(blocks: Iterator[dict[str, pl.DataFrame]], rows: int) -> Iterator[dict[str, pl.DataFrame]]:
+    """Consecutive blocks of ``parse_blocks`` joined (as ``concat_blocks`` joins them) until each
+    group holds at least ``rows`` rows; the last group may hold fewer."""
+    group: list[dict[str, pl.DataFrame]] = []
+    held = 0
+    for frames in blocks:
+        group.append(frames)
+        held += sum(f.height for f in frames.values())
+        if held >= rows:
+            yield group[0] if len(group) == 1 else concat_blocks(iter(group))
+            group, held = [], 0
+    if group:
+        yield group[0] if len(group) == 1 else concat_blocks(iter(group))
 
 
 # --- splitting ---------------------------------------------------------------------------------

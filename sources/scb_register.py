@@ -125,21 +125,32 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
     persons = 0
     layout = None
     row = 1                  # row number of the next line (the header is line 0)
-    for piece in text.pieces():
-        if layout is None:
-            header, piece = bulkfile.split_first_line(piece)
-            if not header.strip():
-                raise ParseError("file has no header line")
-            layout = _columns(header)
-            if piece is None:
-                continue
+
+    def body() -> Iterator[bulkfile.Piece]:
+        """The pieces, the header read off the first."""
+        nonlocal layout
+        for piece in text.pieces():
+            if layout is None:
+                header, piece = bulkfile.split_first_line(piece)
+                if not header.strip():
+                    raise ParseError("file has no header line")
+                layout = _columns(header)
+                if piece is None:
+                    continue
+            yield piece
+
+    def parse_piece(piece: bulkfile.Piece) -> tuple[dict[str, pl.DataFrame], int, int]:
         lines = text.read(piece, bulkfile.lines_frame).select(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + row).alias("row_number"), "line")
-        row += lines.height
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("row_number"), "line")
+        n_lines = lines.height
         lines = lines.filter(pl.col("line").str.strip_chars().str.len_chars() > 0)
         org, rej, n = _parse_lines(lines, *layout)
+        return {"scb_register_organisation": org, "scb_register_rejected": rej}, n, n_lines
+
+    for frames, n, n_lines in bulkfile.ordered_map(parse_piece, body()):
         persons += n
-        yield {"scb_register_organisation": org, "scb_register_rejected": rej}
+        frames, row = bulkfile.renumbered(frames, row), row + n_lines
+        yield frames
     if layout is None:
         raise ParseError("file is empty")
     yield {"scb_register_organisation": pl.DataFrame(schema=ORGANISATION_SCHEMA),
