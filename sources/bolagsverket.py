@@ -93,12 +93,11 @@ def _blank_to_null(e: pl.Expr) -> pl.Expr:
     return pl.when(e.str.len_bytes() > 0).then(e).otherwise(None)
 
 
-def _date(e: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(parsed date, flag: a value was present but is not a date). ``null`` means no date."""
-    raw = e.str.strip_chars()
-    parsed = raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    present = (raw.str.len_bytes() > 0) & ~raw.str.contains("^(?i:null)$")
-    return parsed, present.fill_null(False) & parsed.is_null()
+def _not_a_date(stripped: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """A value is present but is not a date (``parsed``: the first ten characters read as an ISO
+    date, null if they are not one). Blank and the literal ``null`` mean no date."""
+    given = (stripped.str.len_bytes() > 0) & ~stripped.str.contains("^(?i:null)$")
+    return given.fill_null(False) & parsed.is_null()
 
 
 def _digits_of(text: pl.Expr, digits: pl.Expr) -> pl.Expr:
@@ -196,7 +195,7 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         ident = pl.col("f0").str.split_exact("$", 1)
         text = ident.struct.field("field_0").str.strip_chars().str.to_uppercase()
         digits = text.str.replace_all(r"\D+", "")
-        df = _patch(df, other, df.filter(other).select(
+        df = _patch(df, other, df.select("f0").filter(other).select(
             ident.struct.field("field_0").alias("_id"),
             ident.struct.field("field_1").str.strip_chars().alias("_id_type"),
             digits.alias("_digits"), _digits_of(text, digits).alias("_digits_of")))
@@ -207,7 +206,7 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     sole_count = len(keep) - int(keep.sum())
     df = df.filter(keep).drop("_id_type", "_digits")
 
-    rejected = [df.filter(pl.col("n") != N_FIELDS).select(
+    rejected = [df.select("row_number", "n").filter(pl.col("n") != N_FIELDS).select(
         "row_number",
         pl.format("expected {} fields, found {}", pl.lit(N_FIELDS), pl.col("n")).alias("reason"))]
     df = df.filter(pl.col("n") == N_FIELDS)
@@ -215,57 +214,67 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     def f(i: int) -> pl.Expr:
         return pl.col(f"f{i}")
 
-    reg_date, bad_reg = _date(f(8))
-    dereg_date, bad_dereg = _date(f(5))
-    seq_raw = _blank_to_null(f(1))
-    seq = seq_raw.cast(pl.Int32, strict=False)
-    df = df.with_columns(seq.alias("_seq"), reg_date.alias("_reg"), dereg_date.alias("_dereg"),
-                         pl.concat_str(
-                             pl.when(seq_raw.is_not_null() & seq.is_null())
-                             .then(pl.lit("namnskyddslopnummer is not an integer")),
-                             pl.when(bad_reg).then(pl.lit("registreringsdatum is not a date")),
-                             pl.when(bad_dereg).then(pl.lit("avregistreringsdatum is not a date")),
-                             separator="; ", ignore_nulls=True).alias("_bad"))
+    def c(name: str) -> pl.Expr:
+        return pl.col(name)
+
+    def present(e: pl.Expr) -> pl.Expr:        # a stripped value, blank → null
+        return pl.when(e.str.len_bytes() > 0).then(e)
+
+    # In stages, so that every intermediate value is computed once (an eager select does not
+    # share common subexpressions): the fields stripped and the address cut into its parts ...
+    df = df.with_columns(
+        f(1).str.strip_chars().alias("_seq_raw"), f(3).str.strip_chars().alias("_name"),
+        f(5).str.strip_chars().alias("_dereg_raw"), f(8).str.strip_chars().alias("_reg_raw"),
+        f(10).str.split_exact("$", 3).alias("_addr"))
+    # ... then parsed ...
+    df = df.with_columns(
+        present(c("_seq_raw")).cast(pl.Int32, strict=False).alias("_seq"),
+        c("_reg_raw").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("_reg"),
+        c("_dereg_raw").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("_dereg"),
+        c("_name").str.replace(_NAME_TYPE, "").str.strip_chars().alias("_main_name"),
+        c("_addr").struct.field("field_2").str.strip_chars().alias("_p2"),
+        c("_addr").struct.field("field_3").str.strip_chars().alias("_p3"))
+    df = df.with_columns(
+        present(c("_p2")).alias("_p2"), present(c("_p3")).alias("_p3"),
+        pl.concat_str(
+            pl.when((c("_seq_raw").str.len_bytes() > 0) & c("_seq").is_null())
+            .then(pl.lit("namnskyddslopnummer is not an integer")),
+            pl.when(_not_a_date(c("_reg_raw"), c("_reg"))).then(pl.lit("registreringsdatum is not a date")),
+            pl.when(_not_a_date(c("_dereg_raw"), c("_dereg"))).then(pl.lit("avregistreringsdatum is not a date")),
+            separator="; ", ignore_nulls=True).alias("_bad"))
+    # ... then the postcode: five digits, in the fourth part or (swapped) the third
+    df = df.with_columns(c("_p2").str.replace_all(" ", "", literal=True).alias("_p2n"),
+                         c("_p3").str.replace_all(" ", "", literal=True).alias("_p3n"))
+    df = df.with_columns(c("_p2n").str.contains(r"^[0-9]{5}$").fill_null(False).alias("_p2_code"),
+                         c("_p3n").str.contains(r"^[0-9]{5}$").fill_null(False).alias("_p3_code"))
 
     # one name, no proceedings: the common case, without lists (rows with a list are patched below)
-    name_present = f(3).str.strip_chars() != ""
-    name = pl.when(name_present).then(f(3).str.strip_chars().str.replace(_NAME_TYPE, ""))
-    name_count = name_present.cast(pl.Int32)
-
-    addr = f(10).str.split_exact("$", 3)
-    p2 = _blank_to_null(addr.struct.field("field_2"))
-    p3 = _blank_to_null(addr.struct.field("field_3"))
-    p2n, p3n = p2.str.replace_all(" ", "", literal=True), p3.str.replace_all(" ", "", literal=True)
-    p3_is_code = p3n.str.contains(r"^[0-9]{5}$").fill_null(False)
-    p2_is_code = p2n.str.contains(r"^[0-9]{5}$").fill_null(False)
-    postcode = pl.when(p3_is_code).then(p3n).when(p2_is_code).then(p2n).otherwise(p3)
-    town = pl.when(p3_is_code).then(p2).when(p2_is_code).then(p3).otherwise(p2)
-
-    out = df.select(
-        pl.coalesce(pl.col("_digits_of"), pl.col("_id").str.strip_chars()).alias("org_number"),
-        pl.col("_seq").alias("registration_seq"),
-        _blank_to_null(name).alias("name"),
-        name_count.alias("name_count"),
+    out = df.lazy().select(
+        pl.coalesce(c("_digits_of"), c("_id").str.strip_chars()).alias("org_number"),
+        c("_seq").alias("registration_seq"),
+        present(c("_main_name")).alias("name"),
+        (c("_name") != "").cast(pl.Int32).alias("name_count"),
         _blank_to_null(f(4).str.strip_suffix("-ORGFO")).alias("organisation_form"),
-        pl.col("_reg").alias("registration_date"),
-        pl.col("_dereg").alias("deregistration_date"),
+        c("_reg").alias("registration_date"),
+        c("_dereg").alias("deregistration_date"),
         _blank_to_null(f(6).str.strip_suffix("-AVORG")).alias("deregistration_reason"),
         pl.lit(None, pl.String).alias("proceedings"),
         _blank_to_null(f(9)).alias("description"),
-        town.alias("postal_town"),
-        postcode.alias("postcode"),
-        pl.col("row_number"),
-        pl.col("_bad"),
-    )
+        pl.when(c("_p2_code") & ~c("_p3_code")).then(c("_p3")).otherwise(c("_p2")).alias("postal_town"),
+        pl.when(c("_p3_code")).then(c("_p3n")).when(c("_p2_code")).then(c("_p2n")).otherwise(c("_p3"))
+        .alias("postcode"),
+        c("row_number"),
+        c("_bad"),
+    ).collect()
     # the rest: several names, or proceedings (a blank proceedings field gives null either way)
     many = df.select(f(3).str.contains("|", literal=True)).to_series()
     if many.any():
         list_name, list_count = _names(f(3))
-        out = _patch(out, many, df.filter(many).select(
+        out = _patch(out, many, df.select("f3").filter(many).select(
             _blank_to_null(list_name).alias("name"), list_count.alias("name_count")))
     procs = df.select(f(7).str.strip_chars() != "").to_series()
     if procs.any():
-        out = _patch(out, procs, df.filter(procs).select(_blank_to_null(_proceedings(f(7))).alias("proceedings")))
+        out = _patch(out, procs, df.select("f7").filter(procs).select(_blank_to_null(_proceedings(f(7))).alias("proceedings")))
     del df
     bad = pl.col("_bad").str.len_chars() > 0
     rejected.append(out.filter(bad).select("row_number", pl.col("_bad").alias("reason")))
