@@ -26,7 +26,8 @@ Goal (issue 3): ours within 1.3× of the floor, ahead of dlt's fastest path, pea
 Peak memory is the child's ``ru_maxrss`` (itself and any children it waited for; includes the
 interpreter and the input bytes). Not a test; run
 ``python benchmarks/bench_bolagsverket.py [--rows N] [--keep DIR] [--skip a,b] [--extra] [--repeat N]``
-(``--repeat``: each contender N times, the median run reported — the machine may be shared).
+(``--repeat``: N rounds of every contender in turn; the median run and the median of the
+rounds' ratios are reported — the machine may be shared).
 """
 from __future__ import annotations
 
@@ -300,7 +301,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="generate into (or reuse) this folder")
     ap.add_argument("--skip", default="", help="comma-separated contenders to skip: " + ",".join(CONTENDERS))
     ap.add_argument("--extra", action="store_true", help="also polars read_csv and the csv-module dicts")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per contender; the median is reported")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of every contender; medians are reported")
     ap.add_argument("--child", nargs=4, metavar=("NAME", "ZIP", "TXT", "WORK"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -319,10 +320,11 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_API_URL": ""}
     results = {}
     names = [n for n in CONTENDERS + (EXTRA if args.extra else []) if n not in args.skip.split(",")]
-    print(f"{'contender':27s} {'seconds':>8s} {'rows/s':>11s} {'peak RSS':>10s}")
-    for name in names:
-        runs = []
-        for _ in range(args.repeat):
+    # rounds: every contender once per round, so that a change in the machine's load (it may be
+    # shared) falls on all of them alike; the ratios are also taken per round
+    runs: dict[str, list[dict]] = {n: [] for n in names}
+    for _ in range(args.repeat):
+        for name in list(names):
             work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=folder))
             try:
                 out = subprocess.run([sys.executable, __file__, "--child", name, str(zpath), str(txt), str(work)],
@@ -331,17 +333,22 @@ def main() -> None:
                 shutil.rmtree(work, ignore_errors=True)
             if out.returncode:
                 print(f"{LABELS[name]:27s} failed: {out.stderr.strip().splitlines()[-1:]}")
-                break
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        if not runs:
+                names.remove(name)
+                continue
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            if "skipped" in runs[name][-1]:
+                names.remove(name)
+    print(f"{'contender':27s} {'seconds':>8s} {'rows/s':>11s} {'peak RSS':>10s}")
+    for name, done in runs.items():
+        if not done:
             continue
-        if "skipped" in runs[0]:
-            print(f"{LABELS[name]:27s} skipped — {runs[0]['skipped']}")
+        if "skipped" in done[0]:
+            print(f"{LABELS[name]:27s} skipped — {done[0]['skipped']}")
             continue
-        # the median run by time (a shared machine is noisy), with the highest peak memory seen
-        r = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]
-        r["runs"] = [x["seconds"] for x in runs]
-        r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
+        # the median run by time, with the highest peak memory seen
+        r = dict(sorted(done, key=lambda x: x["seconds"])[len(done) // 2])
+        r["runs"] = [x["seconds"] for x in done]
+        r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in done)
         results[name] = r
         extra = ""
         if "validate_s" in r:
@@ -352,17 +359,24 @@ def main() -> None:
         print(f"{LABELS[name]:27s} {r['seconds']:7.1f}s {r['rows'] / r['seconds']:11,.0f} {r['peak_rss_mb']:7,.0f} MB{extra}")
     ours = results.get("ours")
     if ours:
+        def time_ratio(peer: str) -> float:
+            """The median of the rounds' ratios (each round ran both under the same load)."""
+            pairs = sorted(a["seconds"] / b["seconds"] for a, b in zip(runs["ours"], runs[peer]))
+            return pairs[len(pairs) // 2]
+
         def ratio(peer: str) -> str:
             p = results[peer]
-            return (f"{ours['seconds'] / p['seconds']:.2f}× time, "
+            pairs = sorted(a["seconds"] / b["seconds"] for a, b in zip(runs["ours"], runs[peer]))
+            spread = f" (rounds: {pairs[0]:.2f}–{pairs[-1]:.2f}×)" if len(pairs) > 1 else ""
+            return (f"{time_ratio(peer):.2f}× time{spread}, "
                     f"{ours['peak_rss_mb'] / p['peak_rss_mb']:.2f}× peak memory")
         if "duckdb" in results:
-            r = ours["seconds"] / results["duckdb"]["seconds"]
+            r = time_ratio("duckdb")
             print(f"ours / floor (DuckDB read_csv): {ratio('duckdb')}  — goal ≤ 1.3×: {'met' if r <= 1.3 else 'missed'}")
         dlts = [n for n in ("dlt-rows", "dlt-arrow") if n in results]
         if dlts:
             best = min(dlts, key=lambda n: results[n]["seconds"])
-            r = ours["seconds"] / results[best]["seconds"]
+            r = time_ratio(best)
             print(f"ours / dlt fastest ({LABELS[best]}): {ratio(best)}  — goal < 1×: {'met' if r < 1 else 'missed'}")
         for peer in EXTRA:
             if peer in results:

@@ -84,9 +84,10 @@ def prepare_group(spec: registry.SourceSpec, snaps: list[Snapshot]) -> list[Prep
 
 
 # A national file's blocks are validated this many rows at a time: pandera's cost per run (a few
-# dozen small polars queries) is paid a quarter as often as per parsed block, and the writer
-# appends about one DuckDB row group at a time anyway.
-VALIDATE_ROWS = 120_000
+# dozen small polars queries) is paid a quarter as often as per parsed block. A group is one DuckDB
+# row group, at least what ``land``'s writer gathers before it appends (so each group is appended
+# as soon as it is validated, not held back for the next).
+VALIDATE_ROWS = 122_880
 
 # Below this a process pool costs more than it saves: each spawned worker imports polars, pandera
 # and lxml (~1 s), and a batch this size parses in ~5 s on one core.
