@@ -323,7 +323,8 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
                  ) -> Iterator[dict[str, pl.DataFrame]]:
     """The zip as downloaded, or the .txt inside it (bytes, or a path read as a stream), as staging
     frames one block at a time; the last dict holds the sole-trader count (and empty frames of the
-    other tables, so that every table is seen even in a header-only file)."""
+    other tables, so that every table is seen even in a header-only file). Pieces are split
+    ``bulkfile.PARSE_THREADS`` at a time, each numbering its lines from 0, and renumbered in order."""
     text = bulkfile.Text(source, name, ".txt", block)
     sole = 0
     row = None               # row number of the next line (the line after the header is 1)

@@ -169,6 +169,80 @@ def test_streaming_in_tiny_blocks_gives_the_same_frames(block, encoding):
     assert whole["bolagsverket_organisation"]["name"].to_list()[1] == "Kooperativet Åby ek. för."
 
 
+def test_every_identity_form_in_one_block_is_read_as_orgnr_reads_it():
+    """The usual identity (ten or twelve digits, a type) is cut at its "$"; every other form goes
+    the long way (strip, upper-case, digits) — both in one block, each as ``orgnr`` reads it."""
+    idents = [f"{ACME}$ORGNR-IDORG", f" {ACME} $ORGNR-IDORG", f"{ACME[:6]}-{ACME[6:]}$ORGNR-IDORG",
+              f"16{COOP}$ORGNR-IDORG", f"se{FORE}01$ORGNR-IDORG", f"{GONE}$orgnr-idorg",
+              f"{W('559000222')}", f"{PNR12}$PERSON-IDORG", f"{PNR10}$ORGNR-IDORG",
+              f"{PNR12[2:8]}-{PNR12[8:]}$ORGNR-IDORG", f"{W('559000333')}$PERSON-IDORG", "12345$ORGNR-IDORG"]
+    rest = LINES[1].split(";", 1)[1]
+    data = "\n".join([HEADER, *(f'"{i}";{rest}' for i in idents)]).encode()
+    for block in (64, 1 << 20):
+        frames = bolagsverket.parse(data, "x.txt", block=block)
+        org = frames["bolagsverket_organisation"]
+        assert org["org_number"].to_list() == [ACME, ACME, ACME, COOP, FORE, GONE, W("559000222"),
+                                                "12345"]
+        assert org["row_number"].to_list() == [1, 2, 3, 4, 5, 6, 7, 12]
+        assert frames["bolagsverket_sole_traders"]["count"].to_list() == [4]
+        _assert_no_personal_data(frames, PERSONAL)
+    # the long way, for the forms it takes, is orgnr's own reading
+    for ident, number in zip(idents[:7], org["org_number"].to_list()):
+        assert orgnr.digits_of(ident.split("$")[0]) == number
+
+
+def test_pieces_are_parsed_two_at_a_time_in_order():
+    """``ordered_map``: results in the order of the items whatever order the work finishes in; an
+    exception reaches the caller at its item; a caller that stops early stops the drawing."""
+    import threading
+    import time
+    from sources import bulkfile
+
+    def slow_first(i: int) -> tuple[int, str]:
+        time.sleep(0.05 if i % 2 == 0 else 0)
+        return i, threading.current_thread().name
+
+    out = list(bulkfile.ordered_map(slow_first, iter(range(8)), threads=2))
+    assert [i for i, _ in out] == list(range(8))
+    assert len({name for _, name in out}) == 2                # the work did run on two threads
+    assert list(bulkfile.ordered_map(lambda i: i * i, iter(range(5)), threads=1)) == [0, 1, 4, 9, 16]
+
+    def fail_at_3(i: int) -> int:
+        if i == 3:
+            raise ParseError("piece 3 is broken")
+        return i
+
+    got = []
+    with pytest.raises(ParseError, match="piece 3 is broken"):
+        for i in bulkfile.ordered_map(fail_at_3, iter(range(6)), threads=2):
+            got.append(i)
+    assert got == [0, 1, 2]
+    drawn = []
+
+    def items():
+        for i in range(100):
+            drawn.append(i)
+            yield i
+
+    results = bulkfile.ordered_map(lambda i: i, items(), threads=2)
+    assert [next(results), next(results)] == [0, 1]
+    results.close()
+    assert len(drawn) <= 4
+
+
+def test_regrouped_blocks_equal_the_blocks_joined():
+    from sources import bulkfile
+    blocks = list(bolagsverket.parse_blocks(TEXT.encode() * 1, "x.txt", block=64))
+    assert len(blocks) > 3
+    groups = list(bulkfile.regrouped(iter(blocks), rows=2))
+    assert 1 < len(groups) < len(blocks)
+    joined, regrouped = bulkfile.concat_blocks(iter(blocks)), bulkfile.concat_blocks(iter(groups))
+    for table, frame in joined.items():
+        assert regrouped[table].equals(frame), table
+    assert bulkfile.renumbered({"t": pl.DataFrame({"row_number": [0, 2]}), "n": pl.DataFrame({"count": [3]})},
+                               10)["t"]["row_number"].to_list() == [10, 12]
+
+
 def test_latin1_detected_late_is_reread_from_the_start():
     rows = [LINES[1]] * 500 + [LINES[4]]            # 'Föreningen' in latin-1 only at the end
     data = "\n".join([HEADER, *rows]).encode("latin-1")

@@ -385,3 +385,24 @@ def test_a_personnummer_in_free_text_of_a_valid_row_does_not_land(run):
         scanner.text(where, text)
     if scanner.hits:
         raise Leak(sorted({where for where, _ in scanner.hits}))
+
+
+def test_free_text_redaction_scans_only_values_that_can_hold_a_number_and_misses_none():
+    """The pattern runs only on values with six digits in a row (a personnummer's date part): the
+    result is what running it on every value gives, and values without a number are left as they are."""
+    from schemas.prepare import PERSONNUMMER_IN_TEXT, redact_free_text
+    rng = random.Random(3)
+    alphabet = "ab -+Å0123456789"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24))) for _ in range(3000)]
+    values += ["Ägare 19900101-1234 driver", "900101+1234", "Å199001011234", "tel 013-123456",
+               "org 556000-0001", "Box 12345", None, ""]
+    frame = pl.DataFrame({"description": values, "name": list(reversed(values)), "count": range(len(values))})
+    got = redact_free_text(frame)
+    marker = "<personnummer borttaget>"
+    for column in ("description", "name"):
+        every = frame.select(pl.col(column).str.replace_all(PERSONNUMMER_IN_TEXT, marker))[column]
+        assert got[column].to_list() == every.to_list()
+    assert got["count"].equals(frame["count"])
+    assert got["description"][3000:3006].to_list() == [
+        f"Ägare {marker} driver", marker, f"Å{marker}", "tel 013-123456", "org 556000-0001", "Box 12345"]
+    assert frame["description"][3000] == "Ägare 19900101-1234 driver"      # the input is not changed

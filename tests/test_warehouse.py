@@ -195,13 +195,16 @@ def test_a_stream_failing_part_way_rejects_the_batch_and_keeps_the_previous_data
 def test_ctrl_c_during_a_load_rolls_back_and_leaves_the_connection_usable(tmp_path):
     store = SnapshotStore(tmp_path)
     con = db.connect_work(tmp_path)
+    settings = "SELECT current_setting('threads'), current_setting('memory_limit')"
+    before = con.execute(settings).fetchall()
     land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD), b"old")], "v1")
+    assert con.execute(settings).fetchall() == before       # one thread, 512 MB: only while landing
     new = [(1, "TAB6260", "0999", "2026-02", "unemployed", "T", "20-64", 1.0, None, "antal", None)]
     with pytest.raises(KeyboardInterrupt):
         land(con, "pxweb", "replace", 0.05, [_stream(store, b"new", [new, new], KeyboardInterrupt())], "v1")
     assert con.execute("SELECT count(*) FROM staging.pxweb_observation").fetchall() == [(2,)]
     assert con.execute("SELECT count(*) FROM meta.loads").fetchall() == [(1,)]
-    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+    assert con.execute(settings).fetchall() == before
     # the next load works on the same connection (no transaction left open)
     assert land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD[:1]), b"next")], "v1").status == "loaded"
 

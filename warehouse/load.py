@@ -414,6 +414,8 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     # they fill. Appends spread over threads leave a partial row group per thread and statement,
     # which the commit and the closing checkpoint rewrite — on a national file that costs more
     # (~3 s for 1.9 M rows) than the parallel append saves, and takes the second core from polars.
+    # The memory cap lets DuckDB evict the row groups it has written instead of keeping them all.
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     con.execute("SET threads = 1")
     con.execute("SET memory_limit = '512MB'")
     try:
@@ -425,7 +427,7 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
                 _consume(prepared, tallies, staging)
             finally:
                 staging.close()             # the connection is the caller's again
-                con.execute("RESET threads")
+                con.execute(f"SET threads = {threads}")
             blocks = staging.blocks
             rows_in = sum(t.rows_in for t in tallies)
             quarantined = sum(t.quarantined for t in tallies)
@@ -504,7 +506,7 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
             con.execute("ROLLBACK")
             raise
     finally:
-        con.execute("RESET threads")
-        con.execute("RESET memory_limit")
+        con.execute(f"SET threads = {threads}")
+        con.execute("RESET memory_limit")           # the work connection never sets its own
     return LoadResult(source, "rejected" if message else "loaded", key, snap_ids, rows_in, rows_loaded,
                       quarantined, message, per_table)
