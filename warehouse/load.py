@@ -215,6 +215,7 @@ class _Staging:
     row; append mode: the batch's snapshots)."""
 
     GATHER_ROWS = 100_000      # about a DuckDB row group (122 880): appends this size cost a fifth less
+    QUEUE_DEPTH = 2            # appends waiting for the writer: beyond this the stream waits
 
     def __init__(self, con, clear_all: bool, snap_ids: list[str], loaded_at: datetime):
         self.con, self.clear_all, self.snap_ids, self.loaded_at = con, clear_all, snap_ids, loaded_at
@@ -223,7 +224,7 @@ class _Staging:
         self.blocks = 0
         self._gathered: dict[str, list[tuple[pl.DataFrame, str]]] = {}
         self._gathered_rows: dict[str, int] = {}
-        self._tasks: queue.Queue = queue.Queue(maxsize=2)
+        self._tasks: queue.Queue = queue.Queue(maxsize=self.QUEUE_DEPTH)
         self._failure: BaseException | None = None
         self._worker = threading.Thread(target=self._run, name="krafter-land", daemon=True)
         self._worker.start()
