@@ -130,6 +130,7 @@ def is_personal_expr(e: pl.Expr) -> pl.Expr:
 _NAME_TYPE = r"\$[A-Z_]+-ORGNAM(\$[^$]*)?$"
 _MAIN_NAME = r"\$(FORETAGSNAMN|NAMN)-ORGNAM(\$[^$]*)?$"
 _SEP = '";"'
+_MAIN_SUFFIX = "$FORETAGSNAMN-ORGNAM"      # the usual type, taken off before any other
 _USUAL_IDENTITY = r"^[0-9]{10}(?:[0-9]{2})?\$[A-Z-]*$"
 
 
@@ -231,7 +232,8 @@ def _parse_fields(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         present(c("_seq_raw")).cast(pl.Int32, strict=False).alias("_seq"),
         c("_reg_raw").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("_reg"),
         c("_dereg_raw").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias("_dereg"),
-        c("_name").str.replace(_NAME_TYPE, "").str.strip_chars().alias("_main_name"),
+        f(3).str.strip_suffix(_MAIN_SUFFIX).str.strip_chars().str.replace(_NAME_TYPE, "").str.strip_chars()
+        .alias("_main_name"),
         c("_addr").struct.field("field_2").str.strip_chars().alias("_p2"),
         c("_addr").struct.field("field_3").str.strip_chars().alias("_p3"))
     df = df.with_columns(

@@ -201,19 +201,31 @@ def _file_blocks(fh: IO[bytes], block: int) -> Iterator[bytes]:
 def ordered_map(fn: Callable[[T], R], items: Iterator[T], threads: int = PARSE_THREADS) -> Iterator[R]:
     """``map(fn, items)`` with up to ``threads`` items in work at once, results in order. Items are
     drawn in the calling thread (a stateful reader stays sequential); an exception reaches the
-    caller at its item; a caller that stops early waits only for the items already in work."""
+    caller at its item (one of the reader's after the items it gave); a caller that stops early
+    waits only for the items already in work."""
     if threads <= 1:
         yield from map(fn, items)
         return
     with ThreadPoolExecutor(threads, thread_name_prefix="krafter-parse") as pool:
         pending: deque = deque()
+        failure: BaseException | None = None
         try:
-            for item in items:
+            source = iter(items)
+            while True:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    break
+                except Exception as exc:     # the reader failed: first the items it gave, as map does
+                    failure = exc
+                    break
                 pending.append(pool.submit(fn, item))
                 if len(pending) >= threads:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+            if failure is not None:
+                raise failure
         finally:
             for future in pending:
                 future.cancel()

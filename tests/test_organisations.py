@@ -229,6 +229,28 @@ def test_pieces_are_parsed_two_at_a_time_in_order():
     results.close()
     assert len(drawn) <= 4
 
+    def reader_fails_after_two():
+        yield 1
+        yield 2
+        raise ParseError("zip member cannot be read")
+
+    got = []
+    with pytest.raises(ParseError, match="zip member cannot be read"):
+        for i in bulkfile.ordered_map(lambda i: i * 10, reader_fails_after_two(), threads=2):
+            got.append(i)
+    assert got == [10, 20]                     # what the reader gave comes first, as with map
+
+
+def test_a_name_typed_twice_loses_every_type_as_before():
+    """The usual type at the end comes off first, then any other type before it."""
+    for raw, name in [("A$X-ORGNAM$d$FORETAGSNAMN-ORGNAM", "A"), ("A$X-ORGNAM $FORETAGSNAMN-ORGNAM", "A"),
+                      (" $FORETAGSNAMN-ORGNAM$2020-01-01$FORETAGSNAMN-ORGNAM", None),
+                      ("Acme AB$FORETAGSNAMN-ORGNAM$2020-01-01", "Acme AB"),
+                      ("Acme AB $NAMN-ORGNAM ", "Acme AB"), ("Acme$Bolag AB", "Acme$Bolag AB")]:
+        line = LINES[1].replace("Acme AB$FORETAGSNAMN-ORGNAM$2020-01-01", raw)
+        org = bolagsverket.parse("\n".join([HEADER, line]).encode(), "x.txt")["bolagsverket_organisation"]
+        assert org["name"].to_list() == [name], raw
+
 
 def test_regrouped_blocks_equal_the_blocks_joined():
     from sources import bulkfile

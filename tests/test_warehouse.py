@@ -209,6 +209,31 @@ def test_ctrl_c_during_a_load_rolls_back_and_leaves_the_connection_usable(tmp_pa
     assert land(con, "pxweb", "replace", 0.05, [prepared(store, obs(GOOD[:1]), b"next")], "v1").status == "loaded"
 
 
+def test_a_refused_memory_cap_does_not_stop_the_load_or_keep_one_thread(tmp_path):
+    """DuckDB refuses a memory cap below what it cannot evict: the load goes on without it, and
+    the connection gets its thread count back."""
+    import duckdb
+
+    class RefusesCap:
+        def __init__(self, con):
+            self._con = con
+
+        def execute(self, sql, *args):
+            if sql.startswith("SET memory_limit"):
+                raise duckdb.OutOfMemoryException("Failed to change memory limit")
+            return self._con.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+    store = SnapshotStore(tmp_path)
+    con = db.connect_work(tmp_path)
+    con.execute("SET threads = 2")
+    result = land(RefusesCap(con), "pxweb", "replace", 0.05, [prepared(store, obs(GOOD), b"a")], "v1")
+    assert (result.status, result.rows_loaded) == ("loaded", 2)
+    assert con.execute("SELECT current_setting('threads')").fetchall() == [(2,)]
+
+
 def test_validating_many_frames_at_once_equals_one_by_one():
     """One pandera run for a batch of snapshots gives each frame what validating it alone gives:
     its own failures, its own duplicates — a key repeated in two frames is no duplicate."""

@@ -389,6 +389,13 @@ def _consume(prepared: list[Prepared], tallies: list[_Tally], staging: _Staging)
             tallies[i] = _Tally()          # as if it had failed at once
 
 
+def _restore(con, threads: int) -> None:
+    """The settings ``land`` changes, back: the thread count as it was, the memory cap to DuckDB's
+    default (the work connection never sets its own)."""
+    con.execute(f"SET threads = {threads}")
+    con.execute("RESET memory_limit")
+
+
 def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: float,
          prepared: list[Prepared], code_version: str, run_id: str | None = None,
          full_reload: bool = False, unique_keys: dict[str, list[str]] | None = None,
@@ -417,9 +424,12 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
     # (~3 s for 1.9 M rows) than the parallel append saves, and takes the second core from polars.
     # The memory cap lets DuckDB evict the row groups it has written instead of keeping them all.
     threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-    con.execute("SET threads = 1")
-    con.execute("SET memory_limit = '512MB'")
     try:
+        con.execute("SET threads = 1")
+        try:
+            con.execute("SET memory_limit = '512MB'")
+        except duckdb.OutOfMemoryException:
+            pass                # DuckDB holds more than it can evict now: land without the cap
         con.execute("BEGIN TRANSACTION")
         tallies = [_Tally() for _ in prepared]
         try:
@@ -428,7 +438,7 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
                 _consume(prepared, tallies, staging)
             finally:
                 staging.close()             # the connection is the caller's again
-                con.execute(f"SET threads = {threads}")
+                _restore(con, threads)
             blocks = staging.blocks
             rows_in = sum(t.rows_in for t in tallies)
             quarantined = sum(t.quarantined for t in tallies)
@@ -507,7 +517,6 @@ def land(con: duckdb.DuckDBPyConnection, source: str, mode: str, reject_share: f
             con.execute("ROLLBACK")
             raise
     finally:
-        con.execute(f"SET threads = {threads}")
-        con.execute("RESET memory_limit")           # the work connection never sets its own
+        _restore(con, threads)
     return LoadResult(source, "rejected" if message else "loaded", key, snap_ids, rows_in, rows_loaded,
                       quarantined, message, per_table)
