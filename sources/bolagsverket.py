@@ -297,13 +297,13 @@ def _check_header(line: str) -> None:
             raise ParseError(f"header column {i} is '{shown(got.strip()[:60])}', expected '{want}' "
                              f"(format changed?)")
 
-def _fields(data: bytes, first_row: int) -> tuple[pl.DataFrame, int]:
+def _fields(data: bytes) -> tuple[pl.DataFrame, int]:
     """(``row_number``, ``n`` (number of fields) and ``f0`` … ``f10`` of every non-blank line of a
     piece; the number of lines in it). See the module doc: the fast split, and the exact one for
     the lines it cannot take."""
     pieces = bulkfile.fields_frame(data, ";", N_FIELDS)
     n_lines = pieces.height
-    row = (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("row_number")
+    row = pl.int_range(pl.len(), dtype=pl.Int64).alias("row_number")
     quoted = [pl.col(f"c{i}").str.starts_with('"') & pl.col(f"c{i}").str.ends_with('"')
               & (pl.col(f"c{i}").str.len_bytes() >= 2) for i in range(N_FIELDS)]
     clean = pieces.select((pl.all_horizontal(quoted) & pl.col(f"c{N_FIELDS}").is_null())
@@ -326,37 +326,24 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
     """The zip as downloaded, or the .txt inside it (bytes, or a path read as a stream), as staging
     frames one block at a time; the last dict holds the sole-trader count (and empty frames of the
     other tables, so that every table is seen even in a header-only file). Pieces are split
-    ``bulkfile.PARSE_THREADS`` at a time, each numbering its lines from 0, and renumbered in order."""
+    ``bulkfile.PARSE_THREADS`` at a time (``bulkfile.parsed_pieces``)."""
     text = bulkfile.Text(source, name, ".txt", block)
-    sole = 0
-    row = None               # row number of the next line (the line after the header is 1)
 
-    def body() -> Iterator[bulkfile.Piece]:
-        """The pieces, the header (if any) checked and taken off the first."""
-        nonlocal row
-        for piece in text.pieces():
-            if row is None:                         # the file's first line: header or data?
-                first, rest = bulkfile.split_first_line(piece)
-                has_header = bool(first.strip()) and "-IDORG" not in first
-                if has_header:
-                    _check_header(first)
-                    piece = rest
-                row = 1
-                if piece is None:
-                    continue
-            yield piece
+    def header(first: str) -> bool:                 # the file's first line: header or data?
+        if first.strip() and "-IDORG" not in first:
+            _check_header(first)
+            return True
+        return False
 
     def parse_piece(piece: bulkfile.Piece) -> tuple[dict[str, pl.DataFrame], int, int]:
-        fields, n_lines = text.read(piece, lambda data: _fields(data, 0))
+        fields, n_lines = text.read(piece, _fields)
         org, rej, n = _parse_fields(fields)
         return {"bolagsverket_organisation": org, "bolagsverket_rejected": rej}, n, n_lines
 
-    for frames, n, n_lines in bulkfile.ordered_map(parse_piece, body()):
+    sole = 0
+    for frames, n in bulkfile.parsed_pieces(text, header, parse_piece):
         sole += n
-        frames, row = bulkfile.renumbered(frames, row), row + n_lines
         yield frames
-    if row is None:          # not one line: a replace-mode register must never become empty
-        raise ParseError("file is empty")
     yield {"bolagsverket_organisation": pl.DataFrame(schema=ORGANISATION_SCHEMA),
            "bolagsverket_rejected": pl.DataFrame(schema=REJECTED_SCHEMA),
            "bolagsverket_sole_traders": pl.DataFrame({"count": [sole]}, schema={"count": pl.Int64})}

@@ -240,7 +240,37 @@ def renumbered(frames: dict[str, pl.DataFrame], shift: int) -> dict[str, pl.Data
             for name, f in frames.items()}
 
 
-# --- text pieces -------------------------------------------------------------------------------
+def parsed_pieces(text: "Text", header: Callable[[str], bool],
+                  parse_piece: Callable[["Piece"], tuple[dict[str, pl.DataFrame], int, int]]
+                  ) -> Iterator[tuple[dict[str, pl.DataFrame], int]]:
+    """A national register's pieces through ``parse_piece`` (→ frames numbered from 0, a count of
+    removed persons, the piece's number of lines), ``PARSE_THREADS`` at a time, as (frames numbered
+    in the file, count) in order. ``header(first line)`` says whether the file's first line is a
+    header to take off (it may raise on a bad one); the first line after it is row 1. A text
+    without a single line is refused: a replace-mode register must never become empty."""
+    started = False
+
+    def body() -> Iterator[Piece]:
+        nonlocal started
+        for piece in text.pieces():
+            if not started:
+                started = True
+                first, rest = split_first_line(piece)
+                if header(first):
+                    if rest is None:
+                        continue
+                    piece = rest
+            yield piece
+
+    row = 1
+    for frames, count, n_lines in ordered_map(parse_piece, body()):
+        yield renumbered(frames, row), count
+        row += n_lines
+    if not started:
+        raise ParseError("file is empty")
+
+
+# --- text pieces ---# --- text pieces -------------------------------------------------------------------------------
 
 @dataclass
 class Piece:
@@ -386,10 +416,10 @@ def regrouped(blocks: Iterator[dict[str, pl.DataFrame]], rows: int) -> Iterator[
         group.append(frames)
         held += sum(f.height for f in frames.values())
         if held >= rows:
-            yield group[0] if len(group) == 1 else concat_blocks(iter(group))
+            yield concat_blocks(iter(group))
             group, held = [], 0
     if group:
-        yield group[0] if len(group) == 1 else concat_blocks(iter(group))
+        yield concat_blocks(iter(group))
 
 
 # --- splitting ---------------------------------------------------------------------------------

@@ -122,22 +122,14 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
     """The zip as downloaded, or the text inside it (bytes, or a path read as a stream), as staging
     frames one block at a time; the last dict holds the count of natural persons removed."""
     text = bulkfile.Text(source, name, ".txt", block)
-    persons = 0
     layout = None
-    row = 1                  # row number of the next line (the header is line 0)
 
-    def body() -> Iterator[bulkfile.Piece]:
-        """The pieces, the header read off the first."""
+    def header(first: str) -> bool:
         nonlocal layout
-        for piece in text.pieces():
-            if layout is None:
-                header, piece = bulkfile.split_first_line(piece)
-                if not header.strip():
-                    raise ParseError("file has no header line")
-                layout = _columns(header)
-                if piece is None:
-                    continue
-            yield piece
+        if not first.strip():
+            raise ParseError("file has no header line")
+        layout = _columns(first)
+        return True
 
     def parse_piece(piece: bulkfile.Piece) -> tuple[dict[str, pl.DataFrame], int, int]:
         lines = text.read(piece, bulkfile.lines_frame).select(
@@ -147,12 +139,10 @@ def parse_blocks(source: bytes | Path, name: str, *, block: int = CHUNK_BYTES
         org, rej, n = _parse_lines(lines, *layout)
         return {"scb_register_organisation": org, "scb_register_rejected": rej}, n, n_lines
 
-    for frames, n, n_lines in bulkfile.ordered_map(parse_piece, body()):
+    persons = 0
+    for frames, n in bulkfile.parsed_pieces(text, header, parse_piece):
         persons += n
-        frames, row = bulkfile.renumbered(frames, row), row + n_lines
         yield frames
-    if layout is None:
-        raise ParseError("file is empty")
     yield {"scb_register_organisation": pl.DataFrame(schema=ORGANISATION_SCHEMA),
            "scb_register_rejected": pl.DataFrame(schema=REJECTED_SCHEMA),
            "scb_register_sole_traders": pl.DataFrame({"count": [persons]}, schema={"count": pl.Int64})}
